@@ -1,0 +1,600 @@
+"""The configuration technicians write: the single source of truth for every setting.
+
+Loaded from TOML, overridden from the environment (``SIAGA_<SECTION>__<FIELD>``), validated
+in full before anything starts: a bad config is refused with the field path and the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Iterable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_PATH = Path("/etc/siaga-edge/config.toml")
+ENV_PATH = "SIAGA_EDGE_CONFIG"
+SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+DEVICE_SENSOR = "_device"
+MAX_BCM = 27
+# Pins that the SPI0 bus claims for an MCP3008 on chip select CE0 / CE1.
+SPI0_BUS = ("GPIO9", "GPIO10", "GPIO11")
+SPI0_SELECT = {0: "GPIO8", 1: "GPIO7"}
+
+
+class Strict(BaseModel):
+    """Every section refuses unknown keys: a typo must not silently become a default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def normalise_pin(value: object) -> str:
+    """Accept ``GPIO17``, ``BCM17``, ``gpio17`` or ``17`` and name it ``GPIO17``."""
+    text = str(value).strip().upper()
+    match = re.fullmatch(r"(?:GPIO|BCM)?(\d{1,2})", text)
+    if not match or int(match.group(1)) > MAX_BCM:
+        raise ValueError(f"{value!r} is not a GPIO pin; use a BCM name such as 'GPIO17'")
+    return f"GPIO{int(match.group(1))}"
+
+
+Pin = Annotated[str, Field(description="BCM pin name, e.g. 'GPIO17'")]
+
+
+class Language(StrEnum):
+    ID = "id"
+    EN = "en"
+
+
+class SiteConfig(Strict):
+    id: str = Field(pattern=SLUG, description="Site id, part of every topic")
+    device: str = Field(pattern=SLUG, description="Device id, unique within the site")
+    name: str = Field(default="", description="Human name of the site")
+    language: Language = Field(default=Language.ID, description="Language of event messages")
+
+
+class MqttProtocol(StrEnum):
+    V5 = "5"
+    V311 = "3.1.1"
+
+
+class MqttConfig(Strict):
+    url: str = Field(default="mqtt://127.0.0.1:1883", description="mqtt:// or mqtts:// (TLS)")
+    urls: list[str] = Field(
+        default_factory=list, description="Failover brokers, tried in order; replaces `url`"
+    )
+    username: str | None = None
+    password_file: Path | None = Field(
+        default=None, description="File holding the password; must not be world-readable"
+    )
+    ca_file: Path | None = None
+    cert_file: Path | None = Field(default=None, description="Client certificate (mutual TLS)")
+    key_file: Path | None = None
+    topic_prefix: str = "siaga/v1"
+    keepalive_s: int = Field(default=15, ge=5, le=3600)
+    protocol: MqttProtocol = Field(default=MqttProtocol.V5, description="'5' or '3.1.1'")
+    session_expiry_s: int = Field(
+        default=86400, ge=0, description="MQTT v5 session kept by the broker across reconnects"
+    )
+    inflight: int = Field(default=20, ge=1, le=1000, description="Events in flight at once")
+    drain_per_s: float = Field(
+        default=2000.0, gt=0, description="Pace of backlog drain after an outage, events/s"
+    )
+
+    @field_validator("url", "urls")
+    @classmethod
+    def _check_urls(cls, value: str | list[str]) -> str | list[str]:
+        for url in [value] if isinstance(value, str) else value:
+            parts = urlsplit(url)
+            if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+                raise ValueError(f"{url!r}: use mqtt://host[:port] or mqtts://host[:port]")
+            if parts.password:
+                raise ValueError("put the password in password_file, never in the URL")
+            try:
+                _ = parts.port
+            except ValueError as exc:
+                raise ValueError(f"{url!r}: {exc}") from None
+        return value
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _check_prefix(cls, value: str) -> str:
+        if not value or value.startswith("/") or value.endswith("/") or any(c in value for c in "#+"):
+            raise ValueError("a topic prefix such as 'siaga/v1': no wildcards, no leading or trailing /")
+        return value
+
+    @model_validator(mode="after")
+    def _check_tls_pair(self) -> MqttConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together (mutual TLS)")
+        if self.password_file is not None and self.username is None:
+            raise ValueError("password_file needs a username")
+        return self
+
+    @property
+    def broker_urls(self) -> list[str]:
+        return self.urls or [self.url]
+
+
+class StorageConfig(Strict):
+    path: Path = Path("/var/lib/siaga-edge/outbox.sqlite3")
+    retain_days: float = Field(default=7.0, gt=0, description="Keep delivered events for resend")
+    max_mb: float = Field(default=256.0, gt=0, description="Bound on the store's size")
+
+
+class AlertsConfig(Strict):
+    repeat_s: float = Field(default=60.0, gt=0, description="Re-send unacknowledged alarms")
+    latency_budget_s: float = Field(
+        default=10.0, gt=0, description="An alarm slower than this to PUBACK raises a device fault"
+    )
+
+
+class HeartbeatConfig(Strict):
+    interval_s: float = Field(default=30.0, gt=0)
+
+
+class TelemetryConfig(Strict):
+    interval_s: float = Field(default=0.0, ge=0, description="Readings topic period; 0 = off")
+
+
+class PinFactoryName(StrEnum):
+    DEFAULT = "default"
+    MOCK = "mock"
+    LGPIO = "lgpio"
+    RPIGPIO = "rpigpio"
+    PIGPIO = "pigpio"
+    NATIVE = "native"
+
+
+class GpioConfig(Strict):
+    pin_factory: PinFactoryName = PinFactoryName.DEFAULT
+
+
+class OutputsConfig(Strict):
+    siren_pin: Pin | None = None
+    status_led_pin: Pin | None = None
+
+    _pins = field_validator("siren_pin", "status_led_pin", mode="before")(
+        lambda v: None if v is None else normalise_pin(v)
+    )
+
+
+class HomeAssistantConfig(Strict):
+    enabled: bool = False
+    discovery_prefix: str = "homeassistant"
+
+
+class ControlConfig(Strict):
+    socket: Path = Field(
+        default=Path("/run/siaga-edge/control.sock"),
+        description="Local socket for `siaga-edge drill` and `readings` (mode 0660)",
+    )
+
+
+class LoggingConfig(Strict):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+# ---------------------------------------------------------------- sensors
+
+
+class Kind(StrEnum):
+    SMOKE = "smoke"
+    WATER_LEVEL = "water_level"
+    VIBRATION = "vibration"
+
+
+class DigitalInput(Strict):
+    type: Literal["digital"]
+    pin: Pin
+    active_low: bool = Field(
+        default=False, description="Contact closes to ground (the internal pull-up is used)"
+    )
+    bounce_s: float = Field(
+        default=0.0, ge=0, le=1.0, description="Contact bounce filter, applied on timestamps"
+    )
+
+    _pin = field_validator("pin", mode="before")(normalise_pin)
+
+
+class PulseInput(Strict):
+    type: Literal["pulse"]
+    pin: Pin
+    active_low: bool = False
+
+    _pin = field_validator("pin", mode="before")(normalise_pin)
+
+
+class Mcp3008Input(Strict):
+    type: Literal["mcp3008"]
+    channel: int = Field(ge=0, le=7)
+    select: int = Field(default=0, ge=0, le=1, description="SPI0 chip select: 0 = CE0, 1 = CE1")
+
+
+class Hcsr04Input(Strict):
+    type: Literal["hcsr04"]
+    trigger: Pin
+    echo: Pin
+    mount_height_m: float = Field(gt=0, le=10.0, description="Sensor face above the bottom")
+    pings: int = Field(default=5, ge=1, le=15, description="Pings per sample; the median is used")
+    air_temp_c: float = Field(default=28.0, ge=-20, le=60, description="For the speed of sound")
+    max_distance_m: float = Field(default=4.0, gt=0, le=4.5, description="Longer echo = no echo")
+
+    _pins = field_validator("trigger", "echo", mode="before")(normalise_pin)
+
+
+SensorInput = Annotated[
+    DigitalInput | PulseInput | Mcp3008Input | Hcsr04Input, Field(discriminator="type")
+]
+
+
+class Direction(StrEnum):
+    RISING = "rising"
+    FALLING = "falling"
+
+
+class Calibration(Strict):
+    raw: tuple[float, float] = Field(description="Two raw readings (ADC fraction 0..1)")
+    value: tuple[float, float] = Field(description="The true values at those readings")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Calibration:
+        if self.raw[0] == self.raw[1]:
+            raise ValueError("the two raw points must differ")
+        return self
+
+
+class StageState(StrEnum):
+    NORMAL = "normal"
+    WARNING = "warning"
+    ALARM = "alarm"
+
+
+class Stage(Strict):
+    name: str = Field(min_length=1, description="Local name, e.g. 'Siaga II'")
+    level: float = Field(description="Reached at or beyond this value")
+    state: StageState
+
+
+class StaLta(Strict):
+    sta_s: float = Field(gt=0, description="Short-term average window")
+    lta_s: float = Field(gt=0, description="Long-term average window; also the warm-up")
+    on: float = Field(gt=1.0, description="Trigger when STA/LTA rises above")
+    off: float = Field(gt=0, description="Release when STA/LTA falls below")
+    highpass_hz: float = Field(default=1.0, ge=0, description="Removes tilt and drift; 0 = off")
+
+    @model_validator(mode="after")
+    def _order(self) -> StaLta:
+        if self.lta_s <= self.sta_s:
+            raise ValueError(f"lta_s ({self.lta_s}) must be longer than sta_s ({self.sta_s})")
+        if self.off >= self.on:
+            raise ValueError(f"off ({self.off}) must be below on ({self.on})")
+        return self
+
+
+class Pulses(Strict):
+    window_s: float = Field(gt=0)
+    warning: int | None = Field(default=None, ge=1)
+    alarm: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _order(self) -> Pulses:
+        if self.warning is not None and self.warning >= self.alarm:
+            raise ValueError(f"warning ({self.warning}) must be below alarm ({self.alarm})")
+        return self
+
+
+class Fault(Strict):
+    no_data_s: float | None = Field(default=None, gt=0, description="No valid sample this long")
+    min: float | None = None
+    max: float | None = None
+    stuck_s: float | None = Field(default=None, gt=0, description="Identical readings this long")
+    chatter_per_s: float | None = Field(
+        default=None, gt=0, description="More edges than this per second on a contact"
+    )
+
+    @model_validator(mode="after")
+    def _order(self) -> Fault:
+        if self.min is not None and self.max is not None and self.min >= self.max:
+            raise ValueError(f"min ({self.min}) must be below max ({self.max})")
+        return self
+
+
+class SensorConfig(Strict):
+    id: str = Field(pattern=SLUG, description="Sensor id, part of topics")
+    kind: Kind
+    name: str = ""
+    location: str = ""
+    enabled: bool = Field(default=True, description="false = maintenance; published as disabled")
+    input: SensorInput
+    sample_hz: float = Field(default=1.0, gt=0, le=1000)
+    calibration: Calibration | None = None
+    unit: str = ""
+    direction: Direction = Direction.RISING
+    warning: float | None = None
+    alarm: float | None = None
+    hysteresis: float = Field(default=0.0, ge=0)
+    stages: list[Stage] = Field(default_factory=list)
+    rate_alarm_per_min: float | None = Field(default=None, gt=0)
+    rate_window_s: float = Field(default=120.0, gt=0)
+    rate_arm_above: float | None = Field(
+        default=None, description="Rate alarm armed only at or above this level"
+    )
+    sta_lta: StaLta | None = None
+    pulses: Pulses | None = None
+    warmup_s: float = Field(default=0.0, ge=0, description="Preheat: state is starting meanwhile")
+    delay_on_s: float = Field(default=0.0, ge=0, le=3600)
+    delay_off_s: float = Field(default=0.0, ge=0, le=86400)
+    fault: Fault = Field(default_factory=Fault)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> SensorConfig:
+        kind, inp = self.kind, self.input
+        if isinstance(inp, DigitalInput | PulseInput):
+            for name in ("warning", "alarm", "calibration", "sta_lta", "rate_alarm_per_min"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name} does not apply to a {inp.type} input")
+            if self.stages:
+                raise ValueError(f"stages do not apply to a {inp.type} input")
+        if isinstance(inp, PulseInput):
+            if kind is not Kind.VIBRATION:
+                raise ValueError("a pulse input counts vibration pulses: kind must be vibration")
+            if self.pulses is None:
+                raise ValueError("a pulse input needs pulses = { window_s, warning, alarm }")
+        elif self.pulses is not None:
+            raise ValueError("pulses applies only to a pulse input")
+        if isinstance(inp, Hcsr04Input) and kind is not Kind.WATER_LEVEL:
+            raise ValueError("an hcsr04 input measures water level: kind must be water_level")
+        if self.sta_lta is not None:
+            if not isinstance(inp, Mcp3008Input) or kind is not Kind.VIBRATION:
+                raise ValueError("sta_lta needs a vibration sensor on an mcp3008 input")
+            nyquist = self.sample_hz / 2
+            if self.sta_lta.highpass_hz >= nyquist:
+                raise ValueError(
+                    f"sta_lta.highpass_hz ({self.sta_lta.highpass_hz}) must be below half "
+                    f"of sample_hz ({nyquist})"
+                )
+            if self.sta_lta.sta_s * self.sample_hz < 2:
+                raise ValueError("sta_lta.sta_s must span at least 2 samples at sample_hz")
+        if isinstance(inp, Mcp3008Input | Hcsr04Input):
+            has_rule = (
+                self.warning is not None
+                or self.alarm is not None
+                or self.stages
+                or self.sta_lta is not None
+                or self.rate_alarm_per_min is not None
+            )
+            if not has_rule:
+                raise ValueError("an analog sensor needs warning/alarm, stages, sta_lta or a rate")
+        if self.stages and (self.warning is not None or self.alarm is not None):
+            raise ValueError("use either stages or warning/alarm, not both")
+        self._check_levels()
+        self._check_stages()
+        return self
+
+    def _check_levels(self) -> None:
+        if self.warning is None or self.alarm is None:
+            return
+        rising = self.direction is Direction.RISING
+        if rising and self.warning >= self.alarm:
+            raise ValueError(
+                f"warning ({self.warning}) must be below alarm ({self.alarm}) for a rising sensor"
+            )
+        if not rising and self.warning <= self.alarm:
+            raise ValueError(
+                f"warning ({self.warning}) must be above alarm ({self.alarm}) for a falling sensor"
+            )
+        if self.hysteresis >= abs(self.alarm - self.warning) > 0 and self.hysteresis > 0:
+            raise ValueError(
+                f"hysteresis ({self.hysteresis}) must be smaller than the gap between "
+                f"warning and alarm ({abs(self.alarm - self.warning):g})"
+            )
+
+    def _check_stages(self) -> None:
+        if not self.stages:
+            return
+        levels = [s.level for s in self.stages]
+        rising = self.direction is Direction.RISING
+        ordered = sorted(levels) if rising else sorted(levels, reverse=True)
+        if levels != ordered or len(set(levels)) != len(levels):
+            order = "increasing" if rising else "decreasing"
+            raise ValueError(f"stage levels must be strictly {order} for a {self.direction} sensor")
+        rank = {StageState.NORMAL: 0, StageState.WARNING: 1, StageState.ALARM: 2}
+        states = [rank[s.state] for s in self.stages]
+        if states != sorted(states):
+            raise ValueError("stage states must not get milder as the level gets worse")
+        names = [s.name for s in self.stages]
+        if len(set(names)) != len(names):
+            raise ValueError("stage names must be unique")
+
+    @property
+    def pins(self) -> list[str]:
+        """GPIO pins this sensor claims, SPI bus lines included."""
+        inp = self.input
+        if isinstance(inp, DigitalInput | PulseInput):
+            return [inp.pin]
+        if isinstance(inp, Hcsr04Input):
+            return [inp.trigger, inp.echo]
+        return [*SPI0_BUS, SPI0_SELECT[inp.select]]
+
+
+class SiagaConfig(BaseSettings):
+    """The whole configuration. Environment variables override the file."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SIAGA_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    site: SiteConfig
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    heartbeat: HeartbeatConfig = Field(default_factory=HeartbeatConfig)
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    gpio: GpioConfig = Field(default_factory=GpioConfig)
+    outputs: OutputsConfig = Field(default_factory=OutputsConfig)
+    homeassistant: HomeAssistantConfig = Field(default_factory=HomeAssistantConfig)
+    control: ControlConfig = Field(default_factory=ControlConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    sensors: list[SensorConfig] = Field(min_length=1)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's contents arrive as init kwargs; the environment wins over them.
+        return (env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _unique(self) -> SiagaConfig:
+        _no_duplicates("sensor id", (s.id for s in self.sensors))
+        _no_duplicates(
+            "MCP3008 channel",
+            (
+                f"CE{s.input.select} channel {s.input.channel}"
+                for s in self.sensors
+                if isinstance(s.input, Mcp3008Input)
+            ),
+        )
+        owners: dict[str, tuple[str, bool]] = {}  # pin -> (owner, is the shared SPI bus)
+        claims = [(s.id, pin, isinstance(s.input, Mcp3008Input)) for s in self.sensors for pin in s.pins]
+        claims += [
+            (f"outputs.{name}", pin, False)
+            for name in ("siren_pin", "status_led_pin")
+            if (pin := getattr(self.outputs, name)) is not None
+        ]
+        for owner, pin, spi in claims:
+            if pin in owners:
+                first, first_spi = owners[pin]
+                if spi and first_spi:
+                    continue  # sensors on one MCP3008 share its bus and chip select
+                raise ValueError(f"pin {pin} is used by both {first} and {owner}")
+            owners[pin] = (owner, spi)
+        return self
+
+    def sensor(self, sensor_id: str) -> SensorConfig:
+        for sensor in self.sensors:
+            if sensor.id == sensor_id:
+                return sensor
+        known = ", ".join(s.id for s in self.sensors)
+        raise KeyError(f"no sensor {sensor_id!r} in the config (known: {known})")
+
+    def redacted(self) -> dict[str, Any]:
+        """The effective config, safe to print: secrets live only in files it names.
+
+        A password is never a config value (``password_file`` is a path, and a URL with a
+        password is refused), so what is left to hide is any user-info in broker URLs.
+        """
+        data = self.model_dump(mode="json")
+        mqtt = data["mqtt"]
+        mqtt["url"] = _hide_userinfo(mqtt["url"])
+        mqtt["urls"] = [_hide_userinfo(u) for u in mqtt["urls"]]
+        return data
+
+
+def _hide_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]).geturl()
+
+
+def _no_duplicates(what: str, values: Iterable[str]) -> None:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"{what} {value!r} appears twice")
+        seen.add(value)
+
+
+class ConfigError(Exception):
+    """A config that cannot run: names the file, the field path and the reason."""
+
+    def __init__(self, path: Path, problems: list[tuple[str, str]]) -> None:
+        self.path = path
+        self.problems = problems
+        lines = [f"{path}: {field}: {reason}" if field else f"{path}: {reason}" for field, reason in problems]
+        super().__init__("\n".join(lines))
+
+
+def config_path(explicit: str | Path | None) -> Path:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(ENV_PATH)
+    return Path(env) if env else DEFAULT_PATH
+
+
+def load_config(path: str | Path | None = None) -> SiagaConfig:
+    """Read, merge with the environment and validate; raise ConfigError on any problem."""
+    file = config_path(path)
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(file, [("", "no such file")]) from None
+    except PermissionError:
+        raise ConfigError(file, [("", "permission denied")]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(file, [("", f"not UTF-8 text ({exc.reason})")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(file, [("", f"not valid TOML: {exc}")]) from None
+    return validate_config(data, file)
+
+
+def validate_config(data: dict[str, Any], file: Path) -> SiagaConfig:
+    try:
+        return SiagaConfig(**data)
+    except ValidationError as exc:
+        raise ConfigError(file, describe_errors(exc, data)) from None
+
+
+def describe_errors(exc: ValidationError, data: dict[str, Any]) -> list[tuple[str, str]]:
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        path = field_path(error["loc"], data)
+        reason = error["msg"].removeprefix("Value error, ")
+        problems.append((path, reason))
+    return problems
+
+
+def field_path(loc: tuple[int | str, ...], data: dict[str, Any]) -> str:
+    """``('sensors', 2, 'input', 'hcsr04', 'echo')`` -> ``sensors[2](air-selokan).input.echo``."""
+    out = ""
+    node: Any = data
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            if isinstance(node, dict) and isinstance(node.get("id"), str):
+                out += f"({node['id']})"
+            continue
+        if isinstance(node, dict) and part not in node and part in {
+            "digital",
+            "pulse",
+            "mcp3008",
+            "hcsr04",
+        }:
+            continue  # the discriminator tag pydantic inserts, not a key the user wrote
+        out += f".{part}" if out else str(part)
+        node = node.get(part) if isinstance(node, dict) else None
+    return out

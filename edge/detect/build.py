@@ -1,0 +1,105 @@
+"""From a sensor's config to its state machine: the one place config meets detection."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from edge.config import (
+    DigitalInput,
+    Direction,
+    PulseInput,
+    SensorConfig,
+)
+from edge.detect.calibration import identity, linear
+from edge.detect.classify import Classifier, Contact, PulseDensity, Seismic, Thresholds
+from edge.detect.highpass import HighPass
+from edge.detect.levels import staged, warning_alarm
+from edge.detect.machine import SensorMachine, Timing
+from edge.detect.pulses import PulseWindow
+from edge.detect.rate import RateOfRise
+from edge.detect.stalta import StaLtaTrigger
+from edge.detect.supervision import SupervisionRules
+from edge.detect.types import State
+
+# A contact that changes state more than this often is a loose wire, not a detector.
+DEFAULT_CHATTER_PER_S = 2.0
+# Fixed time the ADC of an analog sensor may stay silent before it counts as dead.
+DEFAULT_NO_DATA_PERIODS = 10
+
+
+def classifier_for(cfg: SensorConfig) -> Classifier:
+    inp = cfg.input
+    if isinstance(inp, DigitalInput):
+        return Contact()
+    if isinstance(inp, PulseInput):
+        assert cfg.pulses is not None
+        p = cfg.pulses
+        return PulseDensity(PulseWindow(p.window_s), p.warning, p.alarm)
+    if cfg.sta_lta is not None:
+        s = cfg.sta_lta
+        nsta = max(1, round(s.sta_s * cfg.sample_hz))
+        nlta = max(nsta + 1, round(s.lta_s * cfg.sample_hz))
+        return Seismic(
+            HighPass(s.highpass_hz, cfg.sample_hz),
+            StaLtaTrigger(nsta, nlta, s.on, s.off),
+            cfg.alarm,
+        )
+    sign = 1.0 if cfg.direction is Direction.RISING else -1.0
+    if cfg.stages:
+        thresholds, _ = staged(
+            [(st.name, st.level, State(st.state.value)) for st in cfg.stages], sign=sign
+        )
+    else:
+        thresholds = warning_alarm(cfg.warning, cfg.alarm, sign=sign)
+    rate = None
+    if cfg.rate_alarm_per_min is not None:
+        arm = None if cfg.rate_arm_above is None else sign * cfg.rate_arm_above
+        rate = RateOfRise(cfg.rate_alarm_per_min, cfg.rate_window_s, arm)
+    return Thresholds(
+        thresholds, cfg.hysteresis, sign=sign, rate=rate, rate_threshold=cfg.rate_alarm_per_min
+    )
+
+
+def supervision_for(cfg: SensorConfig) -> SupervisionRules:
+    f = cfg.fault
+    sampled = not isinstance(cfg.input, DigitalInput | PulseInput)
+    no_data = f.no_data_s
+    if no_data is None and sampled:
+        no_data = max(DEFAULT_NO_DATA_PERIODS / cfg.sample_hz, 5.0)
+    chatter = f.chatter_per_s
+    if chatter is None and isinstance(cfg.input, DigitalInput):
+        chatter = DEFAULT_CHATTER_PER_S
+    return SupervisionRules(
+        no_data_s=no_data,
+        min=f.min,
+        max=f.max,
+        stuck_s=f.stuck_s if sampled else None,
+        chatter_per_s=chatter,
+        recover_s=cfg.delay_off_s,
+    )
+
+
+def timing_for(cfg: SensorConfig) -> Timing:
+    bounce = cfg.input.bounce_s if isinstance(cfg.input, DigitalInput) else 0.0
+    return Timing(
+        delay_on_s=max(cfg.delay_on_s, bounce),
+        delay_off_s=max(cfg.delay_off_s, bounce),
+        warmup_s=cfg.warmup_s,
+    )
+
+
+def machine_for(cfg: SensorConfig) -> SensorMachine:
+    return SensorMachine(
+        cfg.id,
+        classifier_for(cfg),
+        timing=timing_for(cfg),
+        supervision=supervision_for(cfg),
+        enabled=cfg.enabled,
+    )
+
+
+def calibration_for(cfg: SensorConfig) -> Callable[[float], float]:
+    """Raw reading (an MCP3008's fraction of full scale) to the sensor's unit."""
+    if cfg.calibration is not None:
+        return linear(cfg.calibration.raw, cfg.calibration.value)
+    return identity

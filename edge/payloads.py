@@ -1,0 +1,160 @@
+"""MQTT payloads: the single source of truth for what goes over the wire.
+
+The JSON Schemas and the AsyncAPI document are generated from these models
+(``siaga-edge schema``); tests validate every published message against them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from edge.detect.types import Reason, State
+
+EVENT_SCHEMA = "siaga.event/1"
+MAX_INBOUND_BYTES = 4096
+MAX_RESEND_SPAN = 10_000
+
+IsoTime = Annotated[
+    str,
+    StringConstraints(pattern=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"),
+    Field(description="UTC, ISO 8601 with milliseconds and Z"),
+]
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+    FAULT = "fault"
+
+
+class EventKind(StrEnum):
+    SMOKE = "smoke"
+    WATER_LEVEL = "water_level"
+    VIBRATION = "vibration"
+    DEVICE = "device"
+
+
+SEVERITY = {
+    State.STARTING: Severity.INFO,
+    State.NORMAL: Severity.INFO,
+    State.DISABLED: Severity.INFO,
+    State.WARNING: Severity.WARNING,
+    State.ALARM: Severity.CRITICAL,
+    State.FAULT: Severity.FAULT,
+}
+
+
+class Outbound(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+class Event(Outbound):
+    """One state change of one sensor (or of the device itself, sensor ``_device``)."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, json_schema_extra={"title": "Siaga Edge event"}
+    )
+
+    schema_: Literal["siaga.event/1"] = Field(default=EVENT_SCHEMA, alias="schema")
+    id: str = Field(description="Unique per event, the same on every re-send")
+    seq: int = Field(ge=1, description="Per device, +1 per event, across restarts")
+    site: str
+    device: str
+    sensor: str
+    kind: EventKind
+    state: State
+    previous: State
+    stage: str | None = None
+    severity: Severity
+    reason: Reason
+    value: float | None = None
+    unit: str = ""
+    threshold: float | None = None
+    ts: IsoTime
+    drill: bool = False
+    requires_ack: bool
+    message: str
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(by_alias=True).encode()
+
+
+class Status(Outbound):
+    state: Literal["online", "offline"]
+    ts: IsoTime
+    version: str
+
+
+class SensorHealth(Outbound):
+    state: State
+    stage: str | None = None
+    value: float | None = None
+    unit: str = ""
+    age_s: float | None = Field(default=None, description="Seconds since the last sample")
+
+
+class Heartbeat(Outbound):
+    ts: IsoTime
+    version: str
+    uptime_s: float
+    interval_s: float = Field(description="Silence beyond 3 intervals means the device is gone")
+    sensors: dict[str, SensorHealth]
+    outbox_depth: int = Field(description="Events stored but not yet acknowledged by the broker")
+    oldest_undelivered_age_s: float | None
+    last_seq: int
+    broker_connected: bool
+    unacknowledged_alarms: int = 0
+    storage_ok: bool = True
+    storage_error: str | None = None
+    cpu_temp_c: float | None = None
+    last_alarm_latency_s: float | None = Field(
+        default=None, description="Last alarm: sensor condition to broker PUBACK, minus delay_on"
+    )
+
+
+class Reading(Outbound):
+    ts: IsoTime
+    value: float | None
+    unit: str
+    raw: float | None
+
+
+class Inbound(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_max_length=256)
+
+
+class Ack(Inbound):
+    """The control room acknowledges an event: the device stops repeating it."""
+
+    event_id: str = Field(min_length=1, max_length=64)
+    by: str = Field(min_length=1, max_length=128, description="Operator name")
+    ts: datetime | None = None
+
+
+class Resend(Inbound):
+    """The control room asks for stored events again, e.g. after seeing a seq gap."""
+
+    from_seq: int = Field(ge=1)
+    to_seq: int = Field(ge=1)
+
+    def span(self) -> range:
+        return range(self.from_seq, min(self.to_seq, self.from_seq + MAX_RESEND_SPAN - 1) + 1)
+
+
+PAYLOADS: dict[str, type[BaseModel]] = {
+    "event": Event,
+    "state": Event,
+    "status": Status,
+    "heartbeat": Heartbeat,
+    "reading": Reading,
+    "ack": Ack,
+    "resend": Resend,
+}

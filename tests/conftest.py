@@ -1,0 +1,38 @@
+"""Shared fixtures: a real mosquitto broker and gpiozero mock pins."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from gpiozero import Device
+from gpiozero.pins.mock import MockFactory
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from broker import Mosquitto  # noqa: E402
+
+
+@pytest.fixture
+def broker() -> Iterator[Mosquitto]:
+    """A fresh mosquitto on a free loopback port, with its own config and store."""
+    mosq = Mosquitto().start()
+    try:
+        yield mosq
+    finally:
+        mosq.close()
+
+
+@pytest.fixture
+def mock_factory() -> Iterator[MockFactory]:
+    """gpiozero's MockFactory, also installed as the default so stray devices use mocks."""
+    factory = MockFactory()
+    previous = Device.pin_factory
+    Device.pin_factory = factory
+    try:
+        yield factory
+    finally:
+        factory.reset()
+        Device.pin_factory = previous
