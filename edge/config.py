@@ -369,6 +369,13 @@ class SensorConfig(Strict):
                 )
             if self.sta_lta.sta_s * self.sample_hz < 2:
                 raise ValueError("sta_lta.sta_s must span at least 2 samples at sample_hz")
+            if self.warning is not None or self.stages or self.rate_alarm_per_min is not None:
+                raise ValueError(
+                    "with sta_lta the trigger is the warning and `alarm` the peak: "
+                    "warning, stages and rate_alarm_per_min do not apply"
+                )
+        if self.rate_arm_above is not None and self.rate_alarm_per_min is None:
+            raise ValueError("rate_arm_above needs rate_alarm_per_min")
         if isinstance(inp, Mcp3008Input | Hcsr04Input):
             has_rule = (
                 self.warning is not None
@@ -419,6 +426,12 @@ class SensorConfig(Strict):
         names = [s.name for s in self.stages]
         if len(set(names)) != len(names):
             raise ValueError("stage names must be unique")
+        gap = min((abs(b - a) for a, b in zip(levels, levels[1:], strict=False)), default=None)
+        if gap is not None and self.hysteresis > 0 and self.hysteresis >= gap:
+            raise ValueError(
+                f"hysteresis ({self.hysteresis}) must be smaller than the smallest gap "
+                f"between stage levels ({gap:g})"
+            )
 
     @property
     def pins(self) -> list[str]:

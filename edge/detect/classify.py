@@ -2,7 +2,8 @@
 
 One per way of sensing a hazard. Each takes calibrated samples with their timestamps and
 answers a :class:`Level`; ``idle`` answers again when only time has passed, and
-``next_change`` says when time alone could change the answer.
+``next_change`` says when time alone could change the answer (``timed`` is False when it
+never can, which lets :meth:`SensorMachine.sample_many` skip asking).
 """
 
 from __future__ import annotations
@@ -14,14 +15,18 @@ from edge.detect.levels import LevelClassifier, Threshold
 from edge.detect.pulses import PulseWindow
 from edge.detect.rate import RateOfRise
 from edge.detect.stalta import StaLtaTrigger
-from edge.detect.types import NORMAL, Level, Reason, State
+from edge.detect.types import NORMAL, Level, Reason, State, order_of, stage_index
 
-RATE_ORDER = 1000  # a rate alarm outranks any level short of a level alarm
+WARNING_ORDER = order_of(State.WARNING)
+ALARM_ORDER = order_of(State.ALARM)
 
 
 class Classifier(Protocol):
     @property
     def ready(self) -> bool: ...
+
+    @property
+    def timed(self) -> bool: ...
 
     def classify(self, t: float, value: float) -> Level: ...
 
@@ -31,14 +36,14 @@ class Classifier(Protocol):
 
 
 class Contact:
-    """A detector's relay or an MQ module's DO pin: closed is the hazard."""
+    """A detector's relay or an MQ module's DO pin: closed (1) is the hazard."""
 
-    ALARM = Level(2, State.ALARM, Reason.CONTACT)
+    ALARM = Level(ALARM_ORDER, State.ALARM, Reason.CONTACT)
+    ready = True
+    timed = False
 
     def __init__(self) -> None:
         self._level = NORMAL
-
-    ready = True
 
     def classify(self, t: float, value: float) -> Level:
         self._level = self.ALARM if value >= 0.5 else NORMAL
@@ -55,8 +60,12 @@ class Thresholds:
     """Levels with hysteresis (or named stages), optionally with a rate-of-rise alarm.
 
     ``sign`` is -1 for a falling sensor: values become "badness" so one code path serves
-    both directions.
+    both directions. A rate alarm keeps the stage the level has reached, so the control
+    room reads "alarm (rate), Siaga III": rising fast, and where it is now.
     """
+
+    ready = True
+    timed = False
 
     def __init__(
         self,
@@ -69,19 +78,16 @@ class Thresholds:
     ) -> None:
         self._levels = LevelClassifier(thresholds, hysteresis)
         self._sign = sign
-        self._rate = rate
+        self.rate = rate
         self._rate_threshold = rate_threshold
+        self._rate_levels: dict[Level, Level] = {}
         self._level = NORMAL
-
-    ready = True
 
     def classify(self, t: float, value: float) -> Level:
         badness = self._sign * value
         level = self._levels.classify(badness)
-        if self._rate is not None and self._rate.update(t, badness) and level.state != State.ALARM:
-            level = Level(
-                RATE_ORDER, State.ALARM, Reason.RATE, level.stage, threshold=self._rate_threshold
-            )
+        if self.rate is not None and self.rate.update(t, badness) and level.state != State.ALARM:
+            level = self._rate_level(level)
         self._level = level
         return level
 
@@ -91,17 +97,37 @@ class Thresholds:
     def next_change(self) -> float | None:
         return None
 
+    def _rate_level(self, level: Level) -> Level:
+        rated = self._rate_levels.get(level)
+        if rated is None:
+            rated = Level(
+                order_of(State.ALARM, stage_index(level.order)),
+                State.ALARM,
+                Reason.RATE,
+                level.stage,
+                threshold=self._rate_threshold,
+            )
+            self._rate_levels[level] = rated
+        return rated
+
 
 class Seismic:
-    """High-pass, then STA/LTA trigger (warning), then peak amplitude while triggered (alarm)."""
+    """High-pass, then STA/LTA trigger (warning), then peak amplitude while triggered (alarm).
 
-    def __init__(
-        self, highpass: HighPass, trigger: StaLtaTrigger, alarm: float | None
-    ) -> None:
+    The peak is of the high-passed signal, so gravity and tilt never count as shaking, and
+    it resets when the trigger releases: each event is judged on its own peak.
+    """
+
+    timed = False
+
+    def __init__(self, highpass: HighPass, trigger: StaLtaTrigger, alarm: float | None) -> None:
         self.highpass = highpass
         self.trigger = trigger
         self.alarm = alarm
         self.peak = 0.0
+        self.filtered = 0.0
+        self._warning = Level(WARNING_ORDER, State.WARNING, Reason.STA_LTA, threshold=trigger.on)
+        self._alarm = Level(ALARM_ORDER, State.ALARM, Reason.LEVEL, threshold=alarm)
         self._level = NORMAL
 
     @property
@@ -109,17 +135,16 @@ class Seismic:
         return self.trigger.ready
 
     def classify(self, t: float, value: float) -> Level:
-        x = self.highpass.step(value)
+        x = self.filtered = self.highpass.step(value)
         if not self.trigger.step(x):
             self.peak = 0.0
             self._level = NORMAL
             return NORMAL
-        self.peak = max(self.peak, abs(x))
-        if self.alarm is not None and self.peak >= self.alarm:
-            self._level = Level(2, State.ALARM, Reason.LEVEL, threshold=self.alarm)
-        else:
-            self._level = Level(1, State.WARNING, Reason.STA_LTA, threshold=self.trigger.on)
-        return self._level
+        peak = self.peak = max(self.peak, -x if x < 0.0 else x)
+        alarm = self.alarm
+        level = self._alarm if alarm is not None and peak >= alarm else self._warning
+        self._level = level
+        return level
 
     def idle(self, t: float) -> Level:
         return self._level
@@ -131,12 +156,19 @@ class Seismic:
 class PulseDensity:
     """Vibration-switch pulses per window as a level (see :mod:`edge.detect.pulses`)."""
 
+    ready = True
+    timed = True
+
     def __init__(self, window: PulseWindow, warning: int | None, alarm: int) -> None:
         self.window = window
         self.warning = warning
         self.alarm = alarm
-
-    ready = True
+        self._alarm = Level(ALARM_ORDER, State.ALARM, Reason.PULSES, threshold=float(alarm))
+        self._warning = (
+            None
+            if warning is None
+            else Level(WARNING_ORDER, State.WARNING, Reason.PULSES, threshold=float(warning))
+        )
 
     def classify(self, t: float, value: float) -> Level:
         count = self.window.pulse(t) if value >= 0.5 else self.window.count(t)
@@ -150,7 +182,7 @@ class PulseDensity:
 
     def _level(self, count: int) -> Level:
         if count >= self.alarm:
-            return Level(2, State.ALARM, Reason.PULSES, threshold=float(self.alarm))
-        if self.warning is not None and count >= self.warning:
-            return Level(1, State.WARNING, Reason.PULSES, threshold=float(self.warning))
+            return self._alarm
+        if self._warning is not None and self.warning is not None and count >= self.warning:
+            return self._warning
         return NORMAL

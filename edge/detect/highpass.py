@@ -11,6 +11,8 @@ import math
 
 
 class HighPass:
+    __slots__ = ("_x", "_y", "alpha", "enabled")
+
     def __init__(self, cutoff_hz: float, sample_hz: float) -> None:
         self.enabled = cutoff_hz > 0
         rc = 1.0 / (2.0 * math.pi * cutoff_hz) if self.enabled else 0.0

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from edge.detect.types import NORMAL, Level, Reason, State
+from edge.detect.types import NORMAL, STATE_STEP, Level, Reason, State, order_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,11 +20,14 @@ class Threshold:
 
 
 class LevelClassifier:
-    def __init__(self, thresholds: Sequence[Threshold], hysteresis: float, base: Level = NORMAL):
+    def __init__(
+        self, thresholds: Sequence[Threshold], hysteresis: float, base: Level = NORMAL
+    ) -> None:
         ats = [th.at for th in thresholds]
         if ats != sorted(ats) or len(set(ats)) != len(ats):
             raise ValueError("thresholds must be strictly increasing")
         self._thresholds = list(thresholds)
+        self._ats = ats
         self._hysteresis = hysteresis
         self._base = base
         self._index = -1  # -1: below every threshold
@@ -34,12 +37,15 @@ class LevelClassifier:
         return self._base if self._index < 0 else self._thresholds[self._index].level
 
     def classify(self, value: float) -> Level:
-        ths = self._thresholds
-        while self._index + 1 < len(ths) and value >= ths[self._index + 1].at:
-            self._index += 1
-        while self._index >= 0 and value < ths[self._index].at - self._hysteresis:
-            self._index -= 1
-        return self.level
+        """Enter at ``>= at``; leave below ``at - hysteresis``."""
+        ats, i = self._ats, self._index
+        top = len(ats) - 1
+        while i < top and value >= ats[i + 1]:
+            i += 1
+        while i >= 0 and value < ats[i] - self._hysteresis:
+            i -= 1
+        self._index = i
+        return self._base if i < 0 else self._thresholds[i].level
 
 
 def warning_alarm(
@@ -52,9 +58,11 @@ def warning_alarm(
     """The two classic thresholds; ``sign`` -1 turns a falling sensor into badness."""
     out = []
     if warning is not None:
-        out.append(Threshold(sign * warning, Level(1, State.WARNING, reason, threshold=warning)))
+        level = Level(order_of(State.WARNING), State.WARNING, reason, threshold=warning)
+        out.append(Threshold(sign * warning, level))
     if alarm is not None:
-        out.append(Threshold(sign * alarm, Level(2, State.ALARM, reason, threshold=alarm)))
+        level = Level(order_of(State.ALARM), State.ALARM, reason, threshold=alarm)
+        out.append(Threshold(sign * alarm, level))
     return out
 
 
@@ -63,11 +71,19 @@ def staged(
 ) -> tuple[list[Threshold], Level]:
     """Named stages (e.g. Siaga IV … Siaga I) as thresholds, plus the level below them all.
 
-    The order of a stage is its position, so moving between two stages of the same state
-    (Siaga III to Siaga II, both warnings) is still a change the control room is told of.
+    A stage's badness comes from its configured level and the sensor's direction, never
+    from its name: "Siaga I" is worse than "Siaga IV" only because the site says so.
+    Its order is its state first, then its position, so moving between two stages of the
+    same state (Siaga III to Siaga II, both warnings) is still a change the control room
+    is told of.
     """
+    if len(stages) >= STATE_STEP:
+        raise ValueError("too many stages")
     thresholds = [
-        Threshold(sign * at, Level(i + 1, state, Reason.LEVEL, stage=name, threshold=at))
+        Threshold(
+            sign * at,
+            Level(order_of(state, i + 1), state, Reason.LEVEL, stage=name, threshold=at),
+        )
         for i, (name, at, state) in enumerate(stages)
     ]
     return thresholds, NORMAL

@@ -14,6 +14,8 @@ from collections import deque
 
 
 class PulseWindow:
+    __slots__ = ("_pulses", "window_s")
+
     def __init__(self, window_s: float) -> None:
         self.window_s = window_s
         self._pulses: deque[float] = deque()
@@ -23,9 +25,10 @@ class PulseWindow:
         return self.count(t)
 
     def count(self, t: float) -> int:
-        edge = t - self.window_s
+        """Pulses in ``(t - window_s, t]``; compared as :meth:`next_change` computes it."""
+        window = self.window_s
         pulses = self._pulses
-        while pulses and pulses[0] <= edge:
+        while pulses and pulses[0] + window <= t:
             pulses.popleft()
         return len(pulses)
 

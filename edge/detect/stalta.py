@@ -1,17 +1,20 @@
 """Seismic trigger: recursive STA/LTA (Withers et al. 1998), streaming.
 
 Exactly the recursion of ObsPy's ``recursive_sta_lta``: short- and long-term averages of
-the squared signal as exponential filters with ``1/nsta`` and ``1/nlta`` weights, the
-first ``nlta`` ratios forced to zero while the long window fills. The trigger turns on
-when the ratio rises above ``on`` and stays on while it is above ``off`` (as ObsPy's
-``trigger_onset``). A ratio, not an amplitude: it adapts to the site's background noise,
-so a truck passing every day does not need a hand-tuned threshold.
+the squared signal as exponential filters with ``1/nsta`` and ``1/nlta`` weights, starting
+at the second sample, the first ``nlta`` ratios forced to zero while the long window
+fills. The trigger turns on when the ratio reaches ``on`` and stays on while it is at or
+above ``off`` (as ObsPy's ``trigger_onset``). A ratio, not an amplitude: it adapts to the
+site's background noise, so a truck passing every day does not need a hand-tuned
+threshold.
 """
 
 from __future__ import annotations
 
 
 class StaLtaTrigger:
+    __slots__ = ("clta", "count", "csta", "lta", "nlta", "off", "on", "ratio", "sta", "triggered")
+
     def __init__(self, nsta: int, nlta: int, on: float, off: float) -> None:
         if not 0 < nsta < nlta:
             raise ValueError("need 0 < nsta < nlta")
@@ -21,7 +24,7 @@ class StaLtaTrigger:
         self.on = on
         self.off = off
         self.sta = 0.0
-        self.lta = 1e-99
+        self.lta = 1e-99  # as ObsPy: no division by zero on a dead-flat start
         self.count = 0
         self.ratio = 0.0
         self.triggered = False
@@ -38,14 +41,15 @@ class StaLtaTrigger:
         if count == 0:
             return False  # ObsPy's recursion starts at the second sample
         sq = x * x
-        self.sta = self.csta * sq + (1.0 - self.csta) * self.sta
-        self.lta = self.clta * sq + (1.0 - self.clta) * self.lta
+        csta, clta = self.csta, self.clta
+        sta = self.sta = csta * sq + (1.0 - csta) * self.sta
+        lta = self.lta = clta * sq + (1.0 - clta) * self.lta
         if count < self.nlta:
-            self.ratio = 0.0
             return False
-        self.ratio = self.sta / self.lta
+        # A long dead-flat input decays lta to exactly 0.0 (C would give NaN; Python raises).
+        ratio = self.ratio = sta / lta if lta > 0.0 else 0.0
         if self.triggered:
-            self.triggered = self.ratio > self.off
+            self.triggered = ratio >= self.off
         else:
-            self.triggered = self.ratio > self.on
+            self.triggered = ratio >= self.on
         return self.triggered

@@ -37,13 +37,34 @@ class Reason(StrEnum):
 
 FAULT_REASONS = frozenset({Reason.NO_DATA, Reason.STUCK, Reason.OUT_OF_RANGE, Reason.CHATTER})
 
+STATE_STEP = 1_000_000
+"""Orders of levels of one state span ``[rank * STATE_STEP, (rank + 1) * STATE_STEP)``."""
+_RANK = {State.NORMAL: 0, State.WARNING: 1, State.ALARM: 2}
+
+
+def order_of(state: State, stage_index: int = 0) -> int:
+    """How bad a level is: by state first, then by its stage's position (1 = mildest).
+
+    Ranking by state first means an alarm outranks every warning whatever its stage, and
+    a rate-of-rise alarm at stage k ranks with the level alarm at stage k; ranking by
+    stage second means moving between two stages of one state is still a change.
+    """
+    if not 0 <= stage_index < STATE_STEP:
+        raise ValueError(f"stage index {stage_index} out of range")
+    return _RANK[state] * STATE_STEP + stage_index
+
+
+def stage_index(order: int) -> int:
+    """The stage position encoded in an order (0: no stage)."""
+    return order % STATE_STEP
+
 
 @dataclass(frozen=True, slots=True)
 class Level:
     """What a classifier makes of the present input, before debounce.
 
-    ``order`` ranks levels by how bad they are (0 = normal); the debouncer compares orders,
-    the outside world sees ``state`` and ``stage``.
+    ``order`` ranks levels by how bad they are (0 = normal, see :func:`order_of`); the
+    debouncer compares orders, the outside world sees ``state`` and ``stage``.
     """
 
     order: int

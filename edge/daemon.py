@@ -1,0 +1,728 @@
+"""The daemon: one core thread between the sensors, the outbox and the MQTT link.
+
+Everything that changes state happens on the core thread, in order: samples from sensor
+callbacks, PUBACKs and inbound messages from paho's thread, signals, drills. Each
+arrives as a message on one queue; the loop feeds detection with the sample's own
+timestamp, commits every resulting event to the outbox, then hands it to MQTT. Between
+messages it sleeps exactly until the earliest deadline (a debounce expiring, a heartbeat,
+an alarm repeat), so a delay-off completes even when no sample comes.
+"""
+
+from __future__ import annotations
+
+import queue
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from edge import __version__, logs
+from edge.clock import Clock, iso_ms, wall_at
+from edge.config import DEVICE_SENSOR, ConfigError, SensorConfig, SiagaConfig, load_config
+from edge.delivery import Delivery, Purpose
+from edge.detect.build import machine_for
+from edge.detect.machine import SensorMachine
+from edge.detect.types import Reason, State, Transition
+from edge.events import EventBuilder, new_event_id
+from edge.mqtt import MqttLink, Will
+from edge.outbox import Outbox, StorageError, Stored
+from edge.outputs import Annunciator
+from edge.payloads import (
+    MAX_INBOUND_BYTES,
+    Ack,
+    Event,
+    Heartbeat,
+    Reading,
+    Resend,
+    SensorHealth,
+    Status,
+)
+from edge.sdnotify import Notifier
+from edge.sensors import Sample, Sensor, open_sensor
+from edge.topics import Topics
+
+log = logs.get("daemon")
+
+IDLE_WAKE_S = 1.0
+FLUSH_MARKS_S = 0.05
+EVICT_EVERY_S = 3600.0
+REPEAT_CHECK_S = 1.0
+STORE_RETRY_S = 1.0
+SHUTDOWN_FLUSH_S = 3.0
+MAX_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class _Puback:
+    mid: int
+    ok: bool
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Inbound:
+    topic: str
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _Control:
+    what: str  # "stop" | "reload" | "connected" | "disconnected"
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Fatal:
+    error: BaseException
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """Run a function on the core thread (drills, readings snapshots)."""
+
+    fn: Callable[[], None]
+
+
+Message = Sample | _Puback | _Inbound | _Control | _Fatal | _Call
+
+
+def cpu_temperature() -> float | None:
+    try:
+        return int(Path("/sys/class/thermal/thermal_zone0/temp").read_text()) / 1000.0
+    except (OSError, ValueError):
+        return None
+
+
+class Daemon:
+    def __init__(
+        self,
+        config: SiagaConfig,
+        clock: Clock,
+        *,
+        config_path: Path | None = None,
+        pin_factory: Any = None,
+        notifier: Notifier | None = None,
+        on_started: Callable[[Daemon], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.clock = clock
+        self.factory = pin_factory
+        self.notifier = notifier or Notifier()
+        self.on_started = on_started
+        self.inbox: queue.SimpleQueue[Message] = queue.SimpleQueue()
+        self.topics = Topics(config.mqtt.topic_prefix, config.site.id, config.site.device)
+        self.builder = EventBuilder(config)
+        self.machines: dict[str, SensorMachine] = {}
+        self.sensors: dict[str, Sensor] = {}
+        self.last_samples: dict[str, Sample] = {}
+        self.outbox: Outbox | None = None
+        self.link: MqttLink | None = None
+        self.annunciator: Annunciator | None = None
+        self.delivery = Delivery(config.mqtt.inflight, config.mqtt.drain_per_s)
+        self.exit_code = 0
+        self._running = False
+        self._started_mono = clock.monotonic()
+        self._pending: list[Callable[[int], Event]] = []  # built but not yet stored (disk full)
+        self._to_mark: list[int] = []
+        self._extra: list[tuple[Stored, Purpose]] = []  # repeats and resends waiting for room
+        self._alarm_t: dict[int, float] = {}  # seq -> monotonic time the alarm was decided
+        self.last_alarm_latency: float | None = None
+        self._next: dict[str, float] = {}
+        self._drill_machines: dict[str, SensorMachine] = {}
+        self.ready = threading.Event()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def run(self) -> int:
+        """Start everything, loop until told to stop, stop cleanly; the exit code."""
+        self._start()
+        try:
+            self._loop()
+        finally:
+            self._shutdown()
+        return self.exit_code
+
+    def post(self, message: Message) -> None:
+        """Thread-safe and signal-safe (SimpleQueue.put is reentrant)."""
+        self.inbox.put(message)
+
+    def stop(self) -> None:
+        self.post(_Control("stop"))
+
+    def reload(self) -> None:
+        self.post(_Control("reload"))
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, lambda *_: self.stop())
+        signal.signal(signal.SIGINT, lambda *_: self.stop())
+        signal.signal(signal.SIGHUP, lambda *_: self.reload())
+
+    def _start(self) -> None:
+        cfg = self.config
+        self.outbox = Outbox(
+            cfg.storage.path, retain_days=cfg.storage.retain_days, max_mb=cfg.storage.max_mb,
+            wall=self.clock.wall,
+        )
+        self.delivery.restart_from(self.outbox.first_undelivered(), self.outbox.last_seq())
+        self.annunciator = Annunciator(cfg.outputs, self.factory)
+        now = self.clock.monotonic()
+        self._started_mono = now
+        if self.outbox.moved_aside is not None:
+            self._device_event(
+                State.FAULT, Reason.STORAGE, f"store was unreadable, moved to {self.outbox.moved_aside}"
+            )
+        self.outbox.audit("daemon_started", f"version={__version__}")
+        for sensor_cfg in cfg.sensors:
+            self._add_sensor(sensor_cfg, now)
+        status_offline = Status(state="offline", ts=iso_ms(self.clock.wall()), version=__version__)
+        self.link = MqttLink(
+            cfg.mqtt,
+            client_id=f"siaga-{cfg.site.id}-{cfg.site.device}",
+            handler=_LinkBridge(self),
+            will=Will(self.topics.status, status_offline.to_json()),
+            subscriptions=(self.topics.ack, self.topics.resend),
+        )
+        self.link.start()
+        self._running = True
+        t = self.clock.monotonic()
+        self._next = {
+            "heartbeat": t,
+            "repeat": t + REPEAT_CHECK_S,
+            "evict": t + 60.0,
+            "watchdog": t,
+            "telemetry": t + cfg.telemetry.interval_s if cfg.telemetry.interval_s else float("inf"),
+        }
+        # Alerts are accepted from here on, whether or not the broker answers.
+        self.notifier.ready()
+        self.notifier.status(f"running: {len(self.machines)} sensors")
+        self.ready.set()
+        log.info(
+            "daemon_ready",
+            site=cfg.site.id,
+            device=cfg.site.device,
+            sensors=len(self.machines),
+            last_seq=self.outbox.last_seq(),
+            undelivered=self.outbox.depth(),
+        )
+        if self.on_started is not None:
+            self.on_started(self)
+
+    def _add_sensor(self, sensor_cfg: SensorConfig, now: float) -> None:
+        machine = machine_for(sensor_cfg)
+        self.machines[sensor_cfg.id] = machine
+        self._emit(machine.start(now))
+        if sensor_cfg.enabled:
+            sensor = open_sensor(sensor_cfg, self.factory, self.clock, self.post)
+            self.sensors[sensor_cfg.id] = sensor
+            sensor.start()
+
+    def _remove_sensor(self, sensor_id: str) -> None:
+        sensor = self.sensors.pop(sensor_id, None)
+        if sensor is not None:
+            sensor.close()
+        self.machines.pop(sensor_id, None)
+        self.last_samples.pop(sensor_id, None)
+
+    def _shutdown(self) -> None:
+        self.notifier.stopping()
+        log.info("daemon_stopping")
+        for sensor_id in list(self.sensors):
+            sensor = self.sensors.pop(sensor_id)
+            try:
+                sensor.close()
+            except Exception as exc:
+                log.warning("sensor_close_failed", sensor=sensor_id, error=str(exc))
+        # Edges that arrived before the sensors closed are real: store them.
+        self._drain(block=False)
+        self._flush_marks()
+        link, outbox = self.link, self.outbox
+        if link is not None and outbox is not None and self.exit_code == 0:
+            deadline = self.clock.monotonic() + SHUTDOWN_FLUSH_S
+            while link.connected.is_set() and self.clock.monotonic() < deadline:
+                self._pump()
+                if not self.delivery.inflight and outbox.depth() == 0:
+                    break
+                self._drain(block=True, timeout=0.05)
+                self._flush_marks()
+            status = Status(state="offline", ts=iso_ms(self.clock.wall()), version=__version__)
+            mid = link.publish(self.topics.status, status.to_json(), qos=1, retain=True)
+            if mid is not None:
+                self._await_puback(mid, timeout=2.0)
+            self._flush_marks()
+        if link is not None:
+            link.stop()
+        if self.annunciator is not None:
+            self.annunciator.close()
+        if outbox is not None:
+            outbox.audit("daemon_stopped", f"exit_code={self.exit_code}")
+            outbox.close()
+        log.info("daemon_stopped", exit_code=self.exit_code)
+
+    def _await_puback(self, mid: int, timeout: float) -> None:
+        deadline = self.clock.monotonic() + timeout
+        while self.clock.monotonic() < deadline:
+            try:
+                msg = self.inbox.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            self._handle(msg)
+            if isinstance(msg, _Puback) and msg.mid == mid:
+                return
+
+    # ------------------------------------------------------------------ loop
+
+    def _loop(self) -> None:
+        while self._running:
+            self._drain(block=True, timeout=self._sleep_for())
+            now = self.clock.monotonic()
+            for machine in list(self.machines.values()) + list(self._drill_machines.values()):
+                due = machine.deadline()
+                if due is not None and due <= now:
+                    self._emit(machine.tick(now), drill=machine in self._drill_machines.values())
+            self._retry_pending()
+            self._flush_marks()
+            self._periodic(now)
+            self._pump()
+
+    def _sleep_for(self) -> float:
+        now = self.clock.monotonic()
+        times = [now + IDLE_WAKE_S, *self._next.values()]
+        for machine in list(self.machines.values()) + list(self._drill_machines.values()):
+            due = machine.deadline()
+            if due is not None:
+                times.append(due)
+        if self._to_mark:
+            times.append(now + FLUSH_MARKS_S)
+        if self._extra or (self.outbox is not None and self.delivery.paused_until > now):
+            times.append(now + 0.01)
+        return max(0.0, min(times) - now)
+
+    def _drain(self, *, block: bool, timeout: float = 0.0) -> None:
+        try:
+            msg = self.inbox.get(timeout=timeout) if block else self.inbox.get_nowait()
+        except queue.Empty:
+            return
+        self._handle(msg)
+        for _ in range(MAX_BATCH):
+            try:
+                msg = self.inbox.get_nowait()
+            except queue.Empty:
+                return
+            self._handle(msg)
+
+    def _handle(self, msg: Message) -> None:
+        if isinstance(msg, Sample):
+            self._on_sample(msg)
+        elif isinstance(msg, _Puback):
+            self._on_puback(msg)
+        elif isinstance(msg, _Inbound):
+            self._on_inbound(msg.topic, msg.payload)
+        elif isinstance(msg, _Control):
+            self._on_control(msg)
+        elif isinstance(msg, _Fatal):
+            log.critical("daemon_fatal", error=repr(msg.error))
+            self.exit_code = 1
+            self._running = False
+        else:
+            msg.fn()
+
+    def _on_sample(self, sample: Sample) -> None:
+        machine = self.machines.get(sample.sensor)
+        if machine is None:
+            return
+        self.last_samples[sample.sensor] = sample
+        self._emit(machine.sample(sample.t, sample.value))
+
+    def _on_control(self, msg: _Control) -> None:
+        if msg.what == "stop":
+            self._running = False
+        elif msg.what == "reload":
+            self._reload()
+        elif msg.what == "connected":
+            self._on_connected()
+        elif msg.what == "disconnected":
+            self.notifier.status(f"broker disconnected: {msg.detail}")
+
+    # ------------------------------------------------------------------ events
+
+    def _emit(self, transitions: list[Transition], *, drill: bool = False) -> None:
+        for tr in transitions:
+            wall = wall_at(self.clock, tr.t)
+            previous = tr.previous
+            if tr.reason is Reason.STARTUP and tr.state in (State.STARTING, State.DISABLED):
+                previous = self._last_known_state(tr.sensor) or previous
+
+            def build(seq: int, tr: Transition = tr, previous: State = previous) -> Event:
+                return self.builder.sensor_event(
+                    Transition(
+                        tr.t, tr.sensor, tr.state, previous, tr.reason, tr.stage, tr.value,
+                        tr.threshold, tr.onset,
+                    ),
+                    seq=seq,
+                    event_id=new_event_id(),
+                    wall=wall,
+                    drill=drill,
+                )
+
+            log_fn = log.warning if tr.state in (State.ALARM, State.FAULT) else log.info
+            log_fn(
+                "sensor_state_changed",
+                sensor=tr.sensor,
+                state=tr.state.value,
+                previous=previous.value,
+                reason=tr.reason.value,
+                stage=tr.stage,
+                value=tr.value,
+                drill=drill,
+            )
+            event = self._store(build)
+            if event is not None and event.state is State.ALARM and not drill:
+                self._alarm_t[event.seq] = tr.t
+        self._update_outputs()
+
+    def _device_event(self, state: State, reason: Reason, detail: str) -> None:
+        def build(seq: int) -> Event:
+            return self.builder.device_event(
+                state=state,
+                previous=State.NORMAL,
+                reason=reason,
+                detail=detail,
+                seq=seq,
+                event_id=new_event_id(),
+                wall=self.clock.wall(),
+            )
+
+        log.warning("device_event", state=state.value, reason=reason.value, detail=detail)
+        self._store(build)
+
+    def _store(self, build: Callable[[int], Event]) -> Event | None:
+        """Commit first; publish only what is committed. On a full disk, hold and retry."""
+        assert self.outbox is not None
+        if self._pending:
+            self._pending.append(build)
+            return None
+        try:
+            event = self.outbox.append(build)
+        except StorageError as exc:
+            log.error("store_write_failed", error=str(exc), held_in_memory=len(self._pending) + 1)
+            self._pending.append(build)
+            return None
+        self._publish_state(event)
+        self._pump()
+        return event
+
+    def _retry_pending(self) -> None:
+        if not self._pending or self.outbox is None:
+            return
+        held, self._pending = self._pending, []
+        for i, build in enumerate(held):
+            try:
+                event = self.outbox.append(build)
+            except StorageError:
+                self._pending = held[i:]
+                return
+            self._publish_state(event)
+        log.info("store_recovered", written=len(held))
+
+    def _last_known_state(self, sensor: str) -> State | None:
+        assert self.outbox is not None
+        stored = self.outbox.latest().get(sensor)
+        if stored is None:
+            return None
+        try:
+            return Event.model_validate_json(stored.payload).state
+        except ValidationError:
+            return None
+
+    # ------------------------------------------------------------------ delivery
+
+    def _publish_state(self, event: Event) -> None:
+        if self.link is not None and event.sensor != DEVICE_SENSOR:
+            self.link.publish(self.topics.state(event.sensor), event.to_json(), qos=1, retain=True)
+
+    def _on_connected(self) -> None:
+        assert self.outbox is not None and self.link is not None
+        status = Status(state="online", ts=iso_ms(self.clock.wall()), version=__version__)
+        self.link.publish(self.topics.status, status.to_json(), qos=1, retain=True)
+        for sensor, stored in self.outbox.latest().items():
+            if sensor != DEVICE_SENSOR:
+                self.link.publish(self.topics.state(sensor), stored.payload, qos=1, retain=True)
+        self.notifier.status("broker connected")
+        self._pump()
+
+    def _pump(self) -> None:
+        """Hand MQTT as much as the window and the pace allow, first deliveries first."""
+        link, outbox = self.link, self.outbox
+        if link is None or outbox is None or not link.connected.is_set():
+            return
+        now = self.clock.monotonic()
+        room = self.delivery.room(now)
+        if room <= 0:
+            return
+        batch = outbox.undelivered(self.delivery.cursor, room)
+        for stored in batch:
+            if not self._send(stored, Purpose.EVENT, now):
+                return
+        room -= len(batch)
+        sent: list[int] = []
+        while room > 0 and self._extra:
+            stored, purpose = self._extra.pop(0)
+            if not self._send(stored, purpose, now):
+                self._extra.insert(0, (stored, purpose))
+                break
+            sent.append(stored.seq)
+            room -= 1
+        outbox.mark_sent(sent)
+
+    def _send(self, stored: Stored, purpose: Purpose, now: float) -> bool:
+        assert self.link is not None
+        mid = self.link.publish(self.topics.events, stored.payload, qos=1)
+        if mid is None:
+            return False
+        self.delivery.sent(mid, stored.seq, purpose, now)
+        return True
+
+    def _on_puback(self, msg: _Puback) -> None:
+        now = self.clock.monotonic()
+        entry = self.delivery.acked(msg.mid, msg.ok, now)
+        if entry is None:
+            return
+        if not msg.ok:
+            log.error(
+                "publish_refused",
+                seq=entry.seq,
+                reason=msg.reason,
+                retry_in_s=round(self.delivery.paused_until - now, 1),
+            )
+            return
+        if entry.purpose is Purpose.EVENT:
+            self._to_mark.append(entry.seq)
+            decided = self._alarm_t.pop(entry.seq, None)
+            if decided is not None:
+                self._alarm_delivered(entry.seq, now - decided)
+
+    def _alarm_delivered(self, seq: int, latency: float) -> None:
+        self.last_alarm_latency = latency
+        budget = self.config.alerts.latency_budget_s
+        log.info("alarm_delivered", seq=seq, latency_s=round(latency, 4))
+        if latency > budget:
+            self._device_event(
+                State.FAULT,
+                Reason.LATENCY,
+                f"event seq {seq} took {latency:.1f} s (budget {budget:g} s)",
+            )
+
+    def _flush_marks(self) -> None:
+        if self._to_mark and self.outbox is not None:
+            marks, self._to_mark = self._to_mark, []
+            try:
+                self.outbox.mark_delivered(marks)
+            except Exception as exc:  # will be re-sent: at least once, never lost
+                log.error("mark_delivered_failed", error=str(exc), events=len(marks))
+
+    # ------------------------------------------------------------------ inbound
+
+    def _on_inbound(self, topic: str, payload: bytes) -> None:
+        if len(payload) > MAX_INBOUND_BYTES:
+            log.warning("inbound_dropped", topic=topic, reason="too large", size=len(payload))
+            return
+        try:
+            if topic == self.topics.ack:
+                self._on_ack(Ack.model_validate_json(payload))
+            elif topic == self.topics.resend:
+                self._on_resend(Resend.model_validate_json(payload))
+            else:
+                log.warning("inbound_dropped", topic=topic, reason="unexpected topic")
+        except ValidationError as exc:
+            reasons = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'payload'}: {e['msg']}"
+                for e in exc.errors(include_url=False)[:3]
+            )
+            log.warning("inbound_dropped", topic=topic, reason=reasons, size=len(payload))
+
+    def _on_ack(self, ack: Ack) -> None:
+        assert self.outbox is not None
+        if self.outbox.ack(ack.event_id, ack.by):
+            log.info("event_acknowledged", event_id=ack.event_id, by=ack.by)
+            self._update_outputs()
+        else:
+            log.info("ack_ignored", event_id=ack.event_id, reason="unknown or already acknowledged")
+
+    def _on_resend(self, req: Resend) -> None:
+        assert self.outbox is not None
+        span = req.span()
+        stored = self.outbox.span(span.start, span.stop - 1)
+        self._extra.extend((s, Purpose.RESEND) for s in stored)
+        log.info("resend_requested", from_seq=req.from_seq, to_seq=req.to_seq, found=len(stored))
+
+    # ------------------------------------------------------------------ periodic
+
+    def _periodic(self, now: float) -> None:
+        nxt = self._next
+        if now >= nxt["heartbeat"]:
+            nxt["heartbeat"] = now + self.config.heartbeat.interval_s
+            self._heartbeat(now)
+        if now >= nxt["repeat"]:
+            nxt["repeat"] = now + REPEAT_CHECK_S
+            self._queue_repeats()
+        if now >= nxt["telemetry"]:
+            nxt["telemetry"] = now + (self.config.telemetry.interval_s or float("inf"))
+            self._telemetry()
+        if now >= nxt["evict"]:
+            nxt["evict"] = now + EVICT_EVERY_S
+            assert self.outbox is not None
+            self.outbox.evict()
+        if now >= nxt["watchdog"]:
+            interval = self.notifier.watchdog_interval()
+            nxt["watchdog"] = now + (interval / 2 if interval else IDLE_WAKE_S * 10)
+            if interval and self.healthy():
+                self.notifier.watchdog()
+
+    def healthy(self) -> bool:
+        """The watchdog is fed only while the loop turns, paho lives and the store answers."""
+        if self.link is None or not self.link.alive:
+            return False
+        try:
+            assert self.outbox is not None
+            self.outbox.last_seq()
+        except Exception:
+            return False
+        return True
+
+    def _queue_repeats(self) -> None:
+        assert self.outbox is not None
+        queued = {s.seq for s, _ in self._extra}
+        inflight = {e.seq for e in self.delivery.inflight.values() if e.purpose is Purpose.REPEAT}
+        for stored in self.outbox.due_repeats(self.config.alerts.repeat_s, limit=100):
+            if stored.seq not in queued and stored.seq not in inflight:
+                self._extra.append((stored, Purpose.REPEAT))
+
+    def heartbeat_payload(self) -> Heartbeat:
+        assert self.outbox is not None and self.link is not None
+        now = self.clock.monotonic()
+        sensors = {}
+        for sensor_id, machine in self.machines.items():
+            cfg = self.builder.sensors[sensor_id]
+            last = self.last_samples.get(sensor_id)
+            sensors[sensor_id] = SensorHealth(
+                state=machine.state,
+                stage=machine.stage,
+                value=machine.value,
+                unit=cfg.unit,
+                age_s=None if last is None else round(now - last.t, 3),
+            )
+        return Heartbeat(
+            ts=iso_ms(self.clock.wall()),
+            version=__version__,
+            uptime_s=round(now - self._started_mono, 3),
+            interval_s=self.config.heartbeat.interval_s,
+            sensors=sensors,
+            outbox_depth=self.outbox.depth() + len(self._pending),
+            oldest_undelivered_age_s=self.outbox.oldest_undelivered_age(),
+            last_seq=self.outbox.last_seq(),
+            broker_connected=self.link.connected.is_set(),
+            unacknowledged_alarms=self.outbox.unacked_alarms(),
+            storage_ok=not self._pending and self.outbox.last_error is None,
+            storage_error=self.outbox.last_error,
+            cpu_temp_c=cpu_temperature(),
+            last_alarm_latency_s=self.last_alarm_latency,
+        )
+
+    def _heartbeat(self, now: float) -> None:
+        assert self.link is not None
+        beat = self.heartbeat_payload()
+        self.link.publish(self.topics.heartbeat, beat.to_json(), qos=0)
+        states = ", ".join(f"{k}={v.state.value}" for k, v in beat.sensors.items())
+        self.notifier.status(
+            f"{'online' if beat.broker_connected else 'OFFLINE'}; seq {beat.last_seq}; "
+            f"outbox {beat.outbox_depth}; {states}"[:200]
+        )
+
+    def _telemetry(self) -> None:
+        assert self.link is not None
+        for sensor_id, sample in self.last_samples.items():
+            reading = Reading(
+                ts=iso_ms(wall_at(self.clock, sample.t)),
+                value=sample.value,
+                unit=self.builder.sensors[sensor_id].unit,
+                raw=sample.raw,
+            )
+            self.link.publish(self.topics.reading(sensor_id), reading.to_json(), qos=0)
+
+    def _update_outputs(self) -> None:
+        if self.annunciator is None or self.outbox is None:
+            return
+        states = [m.state for m in self.machines.values()]
+        self.annunciator.update(states, self.outbox.unacked_alarms())
+
+    # ------------------------------------------------------------------ reload
+
+    def _reload(self) -> None:
+        assert self.outbox is not None
+        self.notifier.reloading()
+        path = self.config_path
+        try:
+            new = load_config(path)
+        except ConfigError as exc:
+            log.error("config_reload_rejected", path=str(path), reason=str(exc))
+            self.outbox.audit("config_reload_rejected", str(exc))
+            self.notifier.ready()
+            return
+        old = self.config
+        fixed = ("site", "mqtt", "storage", "gpio", "control")
+        needs_restart = [name for name in fixed if getattr(old, name) != getattr(new, name)]
+        if needs_restart:
+            log.warning(
+                "config_reload_partial",
+                kept=needs_restart,
+                reason="these sections take effect on restart",
+            )
+        old_sensors = {s.id: s for s in old.sensors}
+        new_sensors = {s.id: s for s in new.sensors}
+        changed = [i for i in old_sensors if i in new_sensors and old_sensors[i] != new_sensors[i]]
+        removed = [i for i in old_sensors if i not in new_sensors]
+        added = [i for i in new_sensors if i not in old_sensors]
+        for sensor_id in changed + removed:
+            self._remove_sensor(sensor_id)
+        merged = new.model_copy(update={name: getattr(old, name) for name in needs_restart})
+        self.config = merged
+        self.builder = EventBuilder(merged)
+        now = self.clock.monotonic()
+        for sensor_id in changed + added:
+            self._add_sensor(new_sensors[sensor_id], now)
+        detail = (
+            f"changed={','.join(changed) or '-'} added={','.join(added) or '-'} "
+            f"removed={','.join(removed) or '-'}"
+        )
+        self.outbox.audit("config_reloaded", detail)
+        self._device_event(State.NORMAL, Reason.RELOAD, detail)
+        log.info("config_reloaded", changed=changed, added=added, removed=removed)
+        self.notifier.ready()
+
+
+class _LinkBridge:
+    """paho's thread -> the core queue. Nothing here touches daemon state."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+
+    def on_connected(self, url: str, session_present: bool) -> None:
+        self.daemon.post(_Control("connected", url))
+
+    def on_disconnected(self, reason: str) -> None:
+        self.daemon.post(_Control("disconnected", reason))
+
+    def on_puback(self, mid: int, ok: bool, reason: str) -> None:
+        self.daemon.post(_Puback(mid, ok, reason))
+
+    def on_message(self, topic: str, payload: bytes) -> None:
+        self.daemon.post(_Inbound(topic, payload))
+
+    def on_fatal(self, error: BaseException) -> None:
+        self.daemon.post(_Fatal(error))
+

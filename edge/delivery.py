@@ -1,0 +1,93 @@
+"""Which stored events go to MQTT next: ``seq`` order, a bounded window, a paced drain.
+
+No sockets and no clock here: the daemon asks :meth:`Delivery.next_batch` what to
+publish, reports each mid it got back and each PUBACK, and passes ``now`` in.
+
+- At most ``window`` messages are in flight: paho ignores its own inflight limit on
+  reconnect and its mids wrap at 65535, so it must never hold a backlog.
+- Publishing is paced by a token bucket (``rate_per_s``): a broker drops what overflows
+  a subscriber's queue, and a replay flood after an outage is how edge queues lose data.
+- A message paho holds when the link drops is re-sent by paho on reconnect (same mid),
+  so in-flight entries survive disconnects; only a refusal (PUBACK >= 0x80) rewinds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Purpose(Enum):
+    EVENT = "event"  # first delivery: a PUBACK marks it delivered
+    REPEAT = "repeat"  # an unacknowledged alarm/fault, again
+    RESEND = "resend"  # asked for by the control room
+
+
+@dataclass(slots=True)
+class InFlight:
+    seq: int
+    purpose: Purpose
+    sent_at: float
+
+
+@dataclass(slots=True)
+class Delivery:
+    window: int
+    rate_per_s: float
+    cursor: int = 0
+    """Highest seq handed out for first delivery."""
+    inflight: dict[int, InFlight] = field(default_factory=dict)
+    paused_until: float = 0.0
+    denials: int = 0
+    _tokens: float = 0.0
+    _refilled_at: float | None = None
+
+    def room(self, now: float) -> int:
+        """How many messages may be handed to paho right now."""
+        if now < self.paused_until:
+            return 0
+        self._refill(now)
+        return max(0, min(self.window - len(self.inflight), int(self._tokens)))
+
+    def sent(self, mid: int, seq: int, purpose: Purpose, now: float) -> None:
+        self.inflight[mid] = InFlight(seq, purpose, now)
+        self._tokens -= 1.0
+        if purpose is Purpose.EVENT:
+            self.cursor = max(self.cursor, seq)
+
+    def acked(self, mid: int, ok: bool, now: float) -> InFlight | None:
+        """A PUBACK for ``mid``; returns what it was for (None if it was not ours)."""
+        entry = self.inflight.pop(mid, None)
+        if entry is None:
+            return None
+        if ok:
+            self.denials = 0
+            return entry
+        # Refused (0x87 not authorized, quota, ...): never delivered. Back off and start
+        # again from the lowest undelivered event so the order is kept.
+        self.denials += 1
+        self.paused_until = now + min(60.0, 2.0 ** min(self.denials, 6))
+        if entry.purpose is Purpose.EVENT:
+            self.cursor = min(self.cursor, entry.seq - 1)
+        return entry
+
+    def restart_from(self, first_undelivered: int | None, last_seq: int) -> None:
+        """After a process start: everything not yet delivered goes again, in order."""
+        self.cursor = (first_undelivered - 1) if first_undelivered is not None else last_seq
+        self.inflight.clear()
+
+    def forget_inflight(self) -> None:
+        """The client lost its queue (a new client or session): what was in flight is unsent."""
+        events = [e.seq for e in self.inflight.values() if e.purpose is Purpose.EVENT]
+        if events:
+            self.cursor = min(self.cursor, min(events) - 1)
+        self.inflight.clear()
+
+    def _refill(self, now: float) -> None:
+        if self._refilled_at is None:
+            self._tokens = float(self.window)
+        else:
+            self._tokens = min(
+                float(self.window), self._tokens + (now - self._refilled_at) * self.rate_per_s
+            )
+        self._refilled_at = now

@@ -1,0 +1,63 @@
+"""Local annunciation that works with no network at all: a siren and a status LED.
+
+LED: steady on = all normal; slow blink = something needs a look (warning, fault,
+starting); fast blink = an alarm. Siren: on while any alarm is unacknowledged.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from gpiozero import LED, DigitalOutputDevice
+from gpiozero.pins import Factory
+
+from edge.config import OutputsConfig
+from edge.detect.types import State
+
+
+class Pattern(Enum):
+    STEADY = "steady"
+    SLOW = "slow"
+    FAST = "fast"
+
+
+SLOW_S = 0.5
+FAST_S = 0.1
+
+
+def led_pattern(states: list[State]) -> Pattern:
+    if State.ALARM in states:
+        return Pattern.FAST
+    if any(s in (State.WARNING, State.FAULT, State.STARTING) for s in states):
+        return Pattern.SLOW
+    return Pattern.STEADY
+
+
+class Annunciator:
+    def __init__(self, cfg: OutputsConfig, factory: Factory | None) -> None:
+        self.siren = (
+            DigitalOutputDevice(cfg.siren_pin, pin_factory=factory) if cfg.siren_pin else None
+        )
+        self.led = LED(cfg.status_led_pin, pin_factory=factory) if cfg.status_led_pin else None
+        self.pattern: Pattern | None = None
+        self.siren_on = False
+
+    def update(self, states: list[State], unacked_alarms: int) -> None:
+        """Drive the outputs; gpiozero is touched only when something changes."""
+        siren = unacked_alarms > 0
+        if self.siren is not None and siren != self.siren_on:
+            self.siren.value = siren
+        self.siren_on = siren
+        pattern = led_pattern(states)
+        if self.led is not None and pattern is not self.pattern:
+            if pattern is Pattern.STEADY:
+                self.led.on()
+            else:
+                period = SLOW_S if pattern is Pattern.SLOW else FAST_S
+                self.led.blink(on_time=period, off_time=period)
+        self.pattern = pattern
+
+    def close(self) -> None:
+        for device in (self.siren, self.led):
+            if device is not None:
+                device.close()

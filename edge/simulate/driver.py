@@ -1,0 +1,115 @@
+"""Plays a scenario onto the mock pins in real time, beside the unchanged daemon.
+
+Order of use: ``prepare()`` (mock hardware in place), then open and start the sensor
+adapters, then ``start()``; ``finished`` is set once ``duration_s`` has passed, after which
+the hardware keeps showing the final values. All timing goes through the injected
+:class:`edge.clock.Clock`: with a ``FakeClock`` a whole scenario plays out instantly.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+
+from gpiozero import Device
+from gpiozero.pins.mock import MockFactory
+
+from edge.clock import Clock
+from edge.config import PulseInput, SensorConfig, SiagaConfig
+from edge.simulate.pins import SimPins, prepare_pins
+from edge.simulate.scenario import PulseTrain, Scenario, Timeline
+
+TICK_S = 0.01
+# Clock arithmetic is float: within this of a boundary is at the boundary.
+EPSILON_S = 1e-9
+
+
+class Simulator:
+    def __init__(
+        self,
+        scenario: Scenario,
+        config: SiagaConfig,
+        factory: MockFactory,
+        clock: Clock,
+        traces: Mapping[str, Sequence[tuple[float, float]]],
+    ) -> None:
+        scenario.check_against(config)
+        self.scenario = scenario
+        self.config = config
+        self.factory = factory
+        self.clock = clock
+        self.timeline = Timeline(scenario, traces, config=config)
+        self.finished = threading.Event()
+        self.pins: SimPins | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._trains = {
+            s.id: PulseTrain() for s in config.sensors if isinstance(s.input, PulseInput)
+        }
+
+    def prepare(self) -> SimPins:
+        """Put the mock hardware in place; call before any sensor adapter opens its pins."""
+        if Device.pin_factory is None:
+            # gpiozero's software SPI bus asks for a default factory even when given one;
+            # without this it would go looking for real GPIO chips.
+            Device.pin_factory = self.factory
+        self.pins = prepare_pins(self.config, self.factory)
+        return self.pins
+
+    def start(self) -> None:
+        """Start playing from the scenario's t = 0, now."""
+        if self.pins is None:
+            self.prepare()
+        if self._thread is not None:
+            raise RuntimeError("a simulator plays its scenario once")
+        t0 = self.clock.monotonic()
+        self._thread = threading.Thread(target=self._run, args=(t0,), name="simulate", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread.is_alive() and thread is not threading.current_thread():
+            thread.join(timeout=5.0)
+        if self.pins is not None:
+            self.pins.close()
+
+    def _run(self, t0: float) -> None:
+        boundaries = self.timeline.boundaries()
+        duration = self.timeline.duration_s
+        last = 0.0
+        while not self._stop.is_set():
+            t = _snap(min(self.clock.monotonic() - t0, duration), boundaries)
+            self._apply(t, t - last)
+            last = t
+            if t >= duration:
+                self.finished.set()
+                return
+            upcoming = next((b for b in boundaries if b > t), duration)
+            self.clock.sleep(min(TICK_S, upcoming - t))
+
+    def _apply(self, t: float, dt: float) -> None:
+        assert self.pins is not None
+        for sensor in self.config.sensors:
+            sim = self.timeline.value_at(sensor.id, t)
+            self.pins.apply(sensor, sim)
+            if isinstance(sensor.input, PulseInput):
+                self._pulses(sensor, sim.value if sim.fail is None else None, dt)
+
+    def _pulses(self, sensor: SensorConfig, rate: float | None, dt: float) -> None:
+        assert self.pins is not None
+        train = self._trains[sensor.id]
+        if rate is None:
+            train.reset()
+            return
+        count = train.advance(rate, dt)
+        if count:
+            self.pins.pulse(sensor, count)
+
+
+def _snap(t: float, boundaries: Sequence[float]) -> float:
+    """``t``, or the boundary it is within EPSILON_S of, so a step is never missed by a hair."""
+    for b in boundaries:
+        if abs(b - t) <= EPSILON_S:
+            return b
+    return t

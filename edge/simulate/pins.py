@@ -1,0 +1,154 @@
+"""Simulated hardware behind the configured pins, on gpiozero's MockFactory.
+
+The sensor adapters stay exactly as in production; only the far side of their pins is
+simulated: an echo that comes back after the right time on a ``MockTriggerPin``, an
+emulated MCP3008 on the SPI pins, a contact level on a plain ``MockPin``. gpiozero keeps
+the class of a mock pin from its first creation, so :func:`prepare_pins` must run before
+any adapter opens a pin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gpiozero.pins.mock import MockFactory, MockPin, MockTriggerPin
+
+from edge.config import (
+    DigitalInput,
+    Hcsr04Input,
+    Mcp3008Input,
+    PulseInput,
+    SensorConfig,
+    SiagaConfig,
+)
+from edge.detect.ultrasonic import distance_to_echo
+from edge.simulate.mcp3008 import MockMCP3008
+from edge.simulate.scenario import SimValue, adc_fraction, idle_value
+
+# An HC-SR04 cannot see closer than about 2 cm: water at the transducer reads as that.
+MIN_DISTANCE_M = 0.02
+
+
+@dataclass
+class _Echo:
+    """One HC-SR04: its trigger pin, the real echo pin and a pin nobody listens to."""
+
+    trigger: MockTriggerPin
+    echo: MockPin
+    nowhere: MockPin
+
+
+@dataclass
+class SimPins:
+    """The mock hardware of every configured sensor; ``apply`` sets what it shows."""
+
+    factory: MockFactory
+    adcs: dict[int, MockMCP3008] = field(default_factory=dict)
+    """Emulated MCP3008s by chip select."""
+    contacts: dict[str, MockPin] = field(default_factory=dict)
+    """Input pins of digital and pulse sensors, by sensor id."""
+    _echoes: dict[str, _Echo] = field(default_factory=dict)
+
+    def apply(self, sensor: SensorConfig, sim: SimValue) -> None:
+        """Make the hardware of ``sensor`` show ``sim``.
+
+        ``stuck`` leaves everything as it is: the sensor keeps showing its last value.
+        For a pulse input this only handles failures (a disconnected switch rests
+        inactive); the pulses themselves come from :meth:`pulse`.
+        """
+        if sim.fail == "stuck":
+            return
+        inp = sensor.input
+        if isinstance(inp, DigitalInput | PulseInput):
+            if isinstance(inp, PulseInput) and sim.fail is None:
+                return
+            active = sim.fail is None and sim.value is not None and sim.value >= 0.5
+            self._drive(self.contacts[sensor.id], high=active != inp.active_low)
+        elif isinstance(inp, Hcsr04Input):
+            self._apply_echo(sensor.id, inp, sim)
+        else:
+            assert isinstance(inp, Mcp3008Input)
+            adc = self.adcs[inp.select]
+            if sim.fail is not None or sim.value is None:
+                adc.set_code(inp.channel, 0)  # a broken wire: the input sits at ground
+            else:
+                adc.set_fraction(inp.channel, adc_fraction(sensor, sim.value))
+
+    def pulse(self, sensor: SensorConfig, count: int = 1) -> None:
+        """``count`` complete pulses (active, then inactive) on a pulse sensor's pin."""
+        inp = sensor.input
+        if not isinstance(inp, PulseInput):
+            raise ValueError(f"{sensor.id} is not a pulse input")
+        pin = self.contacts[sensor.id]
+        for _ in range(count):
+            self._drive(pin, high=not inp.active_low)
+            self._drive(pin, high=inp.active_low)
+
+    def echo_time(self, sensor_id: str) -> float | None:
+        """The echo time an HC-SR04 answers with now, or None while it answers nothing."""
+        echo = self._echoes[sensor_id]
+        if echo.trigger.echo_pin is echo.nowhere:
+            return None
+        return float(echo.trigger.echo_time)
+
+    def close(self) -> None:
+        """Detach the emulated ADCs from the SPI pins."""
+        for adc in self.adcs.values():
+            adc.close()
+        self.adcs.clear()
+
+    def _apply_echo(self, sensor_id: str, inp: Hcsr04Input, sim: SimValue) -> None:
+        echo = self._echoes[sensor_id]
+        if sim.fail is not None or sim.value is None:
+            # The echo goes to a pin nobody listens to: the real echo pin never rises.
+            echo.trigger.echo_pin = echo.nowhere
+            return
+        echo.trigger.echo_time = _echo_time(inp, sim.value)
+        echo.trigger.echo_pin = echo.echo
+
+    @staticmethod
+    def _drive(pin: MockPin, *, high: bool) -> None:
+        if high:
+            pin.drive_high()
+        else:
+            pin.drive_low()
+
+
+def _echo_time(inp: Hcsr04Input, level_m: float) -> float:
+    distance = max(MIN_DISTANCE_M, inp.mount_height_m - max(0.0, level_m))
+    return distance_to_echo(distance, inp.air_temp_c)
+
+
+def prepare_pins(config: SiagaConfig, factory: MockFactory) -> SimPins:
+    """Create the mock hardware of every configured sensor, each showing its idle value.
+
+    Run it before the adapters open their pins. Each HC-SR04 gets a ``MockTriggerPin``
+    whose echo lasts only as long as the simulated distance, never longer: the trigger
+    pin joins the previous echo thread on every ping. "No echo" points the echo at a
+    detached pin instead of stretching it.
+    """
+    pins = SimPins(factory)
+    for sensor in config.sensors:
+        inp = sensor.input
+        if isinstance(inp, DigitalInput | PulseInput):
+            pins.contacts[sensor.id] = factory.pin(inp.pin)
+        elif isinstance(inp, Hcsr04Input):
+            echo = factory.pin(inp.echo)
+            trigger = factory.pin(
+                inp.trigger,
+                pin_class=MockTriggerPin,
+                echo_pin=echo,
+                echo_time=_echo_time(inp, idle_value(sensor)),
+            )
+            if not isinstance(trigger, MockTriggerPin):
+                raise RuntimeError(
+                    f"{sensor.id}: pin {inp.trigger} was opened before the simulation could "
+                    "wire it; prepare the pins before opening the sensors"
+                )
+            # Same pin info, but not registered with the factory: no device can open it.
+            pins._echoes[sensor.id] = _Echo(trigger, echo, MockPin(factory, echo.info))
+        elif inp.select not in pins.adcs:
+            pins.adcs[inp.select] = MockMCP3008(inp.select, pin_factory=factory)
+    for sensor in config.sensors:
+        pins.apply(sensor, SimValue(idle_value(sensor)))
+    return pins

@@ -1,0 +1,138 @@
+"""The config: the example loads, the environment overrides, and mistakes are named."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from edge.config import ConfigError, load_config
+
+EXAMPLE = Path(__file__).parents[1] / "edge" / "data" / "config.example.toml"
+SPEC_EXAMPLE = Path(__file__).parents[2] / "shared" / "spec" / "config.example.toml"
+
+
+def run_check(path: Path, *extra: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "edge", "check-config", "-c", str(path), *extra],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+
+def test_the_shipped_example_is_the_spec_example() -> None:
+    if not SPEC_EXAMPLE.exists():
+        pytest.skip("shared/spec is not beside this checkout")
+    assert EXAMPLE.read_text() == SPEC_EXAMPLE.read_text()
+
+
+def test_the_example_config_is_valid() -> None:
+    config = load_config(EXAMPLE)
+    assert [s.id for s in config.sensors] == [
+        "smoke-dapur",
+        "smoke-gudang",
+        "air-selokan",
+        "getar-fondasi",
+        "getar-pagar",
+    ]
+    assert config.site.language == "id"
+
+
+def test_environment_overrides_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIAGA_MQTT__URL", "mqtts://broker.example:8883")
+    monkeypatch.setenv("SIAGA_HEARTBEAT__INTERVAL_S", "5")
+    config = load_config(EXAMPLE)
+    assert config.mqtt.url == "mqtts://broker.example:8883"
+    assert config.heartbeat.interval_s == 5
+
+
+def test_the_config_path_comes_from_the_environment_when_not_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SIAGA_EDGE_CONFIG", str(EXAMPLE))
+    assert load_config(None).site.device == "pi-blok-a"
+
+
+def test_check_config_prints_the_effective_config_and_exits_0() -> None:
+    result = run_check(EXAMPLE)
+    assert result.returncode == 0, result.stderr
+    assert '"device": "pi-blok-a"' in result.stdout
+
+
+def replace(text: str, old: str, new: str) -> str:
+    assert old in text, old
+    return text.replace(old, new, 1)
+
+
+BASE = EXAMPLE.read_text()
+
+# (what is wrong, the edit, what the message must name)
+MISTAKES = [
+    ("upper-case site id", lambda t: replace(t, 'id = "lapas-banyuwangi"', 'id = "Lapas"'), "site.id"),
+    ("unknown key (typo)", lambda t: replace(t, "keepalive_s = 30", "keepalive = 30"), "mqtt.keepalive"),
+    ("not a GPIO pin", lambda t: replace(t, 'pin = "GPIO17"', 'pin = "GPIO99"'), "sensors[0](smoke-dapur).input.pin"),
+    ("pin used twice", lambda t: replace(t, 'pin = "GPIO5"', 'pin = "GPIO17"'), "GPIO17"),
+    ("output on a sensor pin", lambda t: replace(t, 'siren_pin = "GPIO27"', 'siren_pin = "GPIO23"'), "GPIO23"),
+    ("warning above alarm", lambda t: replace(t, "warning = 300.0", "warning = 700.0"), "sensors[1](smoke-gudang)"),
+    ("duplicate sensor id", lambda t: replace(t, 'id = "getar-pagar"', 'id = "getar-fondasi"'), "getar-fondasi"),
+    ("negative delay", lambda t: replace(t, "delay_on_s = 3.0", "delay_on_s = -1"), "delay_on_s"),
+    ("lta shorter than sta", lambda t: replace(t, "lta_s = 2.0", "lta_s = 0.1"), "sta_lta"),
+    ("unknown input type", lambda t: replace(t, 'type = "hcsr04"', 'type = "sonar"'), "sensors[2](air-selokan).input"),
+    ("ADC channel 9", lambda t: replace(t, "channel = 1", "channel = 9"), "input.channel"),
+    ("calibration points equal", lambda t: replace(t, "raw = [0.10, 0.80]", "raw = [0.5, 0.5]"), "calibration"),
+    ("password in the URL", lambda t: replace(t, 'url = "mqtt://127.0.0.1:1883"', 'url = "mqtt://u:secret@h:1883"'), "mqtt.url"),
+    ("not TOML", lambda t: t + "\n[[sensors]\n", "not valid TOML"),
+    ("fault min above max", lambda t: replace(t, "min = 0.0, max = 2.5", "min = 3.0, max = 2.5"), "fault"),
+    ("pulse input without pulses", lambda t: replace(t, "pulses = { window_s = 2.0, warning = 5, alarm = 20 }", ""), "pulses"),
+]
+
+
+@pytest.mark.parametrize(("what", "edit", "names"), MISTAKES, ids=[m[0] for m in MISTAKES])
+def test_a_bad_config_exits_2_naming_the_field(
+    tmp_path: Path, what: str, edit: object, names: str
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(edit(BASE))  # type: ignore[operator]
+    result = run_check(path)
+    assert result.returncode == 2, (what, result.stdout, result.stderr)
+    assert str(path) in result.stderr
+    assert names in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_password_never_appears_in_the_error(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(replace(BASE, 'url = "mqtt://127.0.0.1:1883"', 'url = "mqtt://u:hunter2@h:1883"'))
+    result = run_check(path)
+    assert result.returncode == 2
+    assert "hunter2" not in result.stderr + result.stdout
+
+
+def test_a_world_readable_password_file_is_refused(tmp_path: Path) -> None:
+    secret = tmp_path / "mqtt-password"
+    secret.write_text("hunter2\n")
+    secret.chmod(0o644)
+    path = tmp_path / "config.toml"
+    path.write_text(
+        replace(
+            BASE,
+            'topic_prefix = "siaga/v1"',
+            f'topic_prefix = "siaga/v1"\nusername = "pi"\npassword_file = "{secret}"',
+        )
+    )
+    result = run_check(path)
+    assert result.returncode == 2
+    assert "mqtt.password_file" in result.stderr and "world-readable" in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout
+    secret.chmod(0o640)
+    assert run_check(path).returncode == 0
+
+
+def test_a_missing_config_file_exits_2(tmp_path: Path) -> None:
+    result = run_check(tmp_path / "nope.toml")
+    assert result.returncode == 2
+    assert "no such file" in result.stderr

@@ -1,0 +1,211 @@
+"""The daemon end to end on a real mosquitto, with gpiozero mock pins as the sensors."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from broker import Mosquitto
+from factories import Subscriber, smoke_config, unique_by_id
+from gpiozero.pins.mock import MockFactory
+
+from edge.clock import SystemClock
+from edge.config import SiagaConfig
+from edge.daemon import Daemon
+from edge.schema import payload_schema
+
+
+class Running:
+    def __init__(self, config: SiagaConfig, factory: MockFactory) -> None:
+        self.daemon = Daemon(config, SystemClock(), pin_factory=factory)
+        self.factory = factory
+        self.thread = threading.Thread(target=self.daemon.run, daemon=True)
+        self.thread.start()
+        assert self.daemon.ready.wait(10)
+
+    @property
+    def smoke_pin(self) -> Any:
+        return self.factory.pin("GPIO17")
+
+    def stop(self) -> int:
+        self.daemon.stop()
+        self.thread.join(15)
+        assert not self.thread.is_alive()
+        return self.daemon.exit_code
+
+
+@pytest.fixture
+def sub(broker: Mosquitto) -> Iterator[Subscriber]:
+    s = Subscriber(broker.port)
+    time.sleep(0.2)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def running(broker: Mosquitto, tmp_path: Path, sub: Subscriber) -> Iterator[Running]:
+    r = Running(smoke_config(broker.url, tmp_path / "outbox.sqlite3"), MockFactory())
+    yield r
+    if r.thread.is_alive():
+        r.stop()
+
+
+def states(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(e["state"], e["reason"]) for e in events]
+
+
+def test_startup_publishes_starting_then_the_first_real_state(running: Running, sub: Subscriber) -> None:
+    assert sub.wait_for(lambda s: len(s.events()) >= 2)
+    assert states(sub.events()) == [("starting", "startup"), ("normal", "startup")]
+
+
+def test_a_verified_smoke_alarm_reaches_the_control_room(running: Running, sub: Subscriber) -> None:
+    sub.wait_for(lambda s: len(s.events()) >= 2)
+    running.smoke_pin.drive_low()  # active low: the detector's relay closes
+    assert sub.wait_for(lambda s: any(e["state"] == "alarm" for e in s.events()))
+    alarm = next(e for e in sub.events() if e["state"] == "alarm")
+    assert alarm["reason"] == "contact"
+    assert alarm["severity"] == "critical"
+    assert alarm["requires_ack"] is True
+    assert alarm["message"] == "KEBAKARAN: asap terdeteksi di Dapur, Blok A"
+
+
+def test_a_contact_shorter_than_delay_on_raises_nothing(running: Running, sub: Subscriber) -> None:
+    sub.wait_for(lambda s: len(s.events()) >= 2)
+    running.smoke_pin.drive_low()
+    time.sleep(0.05)
+    running.smoke_pin.drive_high()
+    time.sleep(0.6)
+    assert states(sub.events()) == [("starting", "startup"), ("normal", "startup")]
+
+
+def test_every_payload_validates_against_the_generated_schema(running: Running, sub: Subscriber) -> None:
+    running.smoke_pin.drive_low()
+    sub.wait_for(lambda s: any(e["state"] == "alarm" for e in s.events()))
+    sub.wait_for(lambda s: len(s.payloads("/heartbeat")) >= 1)
+    running.stop()
+    schemas = {name: payload_schema(name) for name in ("event", "status", "heartbeat")}
+    checked = 0
+    for topic, payload, _ in sub.messages:
+        kind = "event" if "/events" in topic or "/state/" in topic else topic.rsplit("/", 1)[1]
+        jsonschema.validate(json.loads(payload), schemas[kind])
+        checked += 1
+    assert checked >= 5
+
+
+def test_seq_runs_from_1_without_gaps(running: Running, sub: Subscriber) -> None:
+    for _ in range(3):
+        running.smoke_pin.drive_low()
+        time.sleep(0.35)
+        running.smoke_pin.drive_high()
+        time.sleep(0.65)
+    sub.wait_for(lambda s: len(unique_by_id(s.events())) >= 8)
+    seqs = [e["seq"] for e in unique_by_id(sub.events())]
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert len(seqs) == 8  # starting, normal, then 3 x (alarm, normal)
+
+
+def test_retained_state_and_status_are_there_for_a_late_subscriber(
+    running: Running, broker: Mosquitto
+) -> None:
+    running.smoke_pin.drive_low()
+    time.sleep(0.6)
+    late = Subscriber(broker.port, client_id="late")
+    try:
+        assert late.wait_for(lambda s: bool(s.payloads("/state/smoke-1")) and bool(s.payloads("/status")))
+        assert late.payloads("/state/smoke-1")[-1]["state"] == "alarm"
+        assert late.payloads("/status")[-1]["state"] == "online"
+        assert all(retained for t, _, retained in late.messages if "/state/" in t or "/status" in t)
+    finally:
+        late.close()
+
+
+def test_a_clean_stop_publishes_offline_and_exits_0(running: Running, sub: Subscriber) -> None:
+    sub.wait_for(lambda s: bool(s.payloads("/status")))
+    assert running.stop() == 0
+    assert sub.wait_for(lambda s: s.payloads("/status")[-1]["state"] == "offline")
+
+
+def test_an_ack_silences_the_siren_and_stops_the_repeats(running: Running, sub: Subscriber) -> None:
+    running.smoke_pin.drive_low()
+    assert sub.wait_for(lambda s: any(e["state"] == "alarm" for e in s.events()))
+    siren = running.factory.pin("GPIO27")
+    assert siren.state
+    alarm = next(e for e in sub.events() if e["state"] == "alarm")
+    sub.client.publish(
+        "siaga/v1/lapas/pi-a/ack", json.dumps({"event_id": alarm["id"], "by": "Bripka Sari"}), qos=1
+    )
+    deadline = time.monotonic() + 5
+    while siren.state and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not siren.state
+    assert running.daemon.outbox is not None and running.daemon.outbox.is_acked(alarm["id"])
+
+
+def test_malformed_inbound_messages_are_dropped_and_events_keep_flowing(
+    running: Running, sub: Subscriber
+) -> None:
+    for bad in [b"", b"not json", b'{"event_id": 5}', b'{"from_seq": "x"}', b"\xff" * 10_000]:
+        sub.client.publish("siaga/v1/lapas/pi-a/ack", bad, qos=1)
+        sub.client.publish("siaga/v1/lapas/pi-a/resend", bad, qos=1)
+    time.sleep(0.3)
+    running.smoke_pin.drive_low()
+    assert sub.wait_for(lambda s: any(e["state"] == "alarm" for e in s.events()))
+    assert running.thread.is_alive()
+
+
+def test_resend_publishes_the_asked_range_again_with_the_same_ids(
+    running: Running, sub: Subscriber
+) -> None:
+    sub.wait_for(lambda s: len(s.events()) >= 2)
+    first = {e["seq"]: e["id"] for e in sub.events()}
+    sub.client.publish("siaga/v1/lapas/pi-a/resend", json.dumps({"from_seq": 1, "to_seq": 2}), qos=1)
+    assert sub.wait_for(lambda s: len(s.events()) >= 4)
+    again = sub.events()[2:4]
+    assert [(e["seq"], e["id"]) for e in again] == [(1, first[1]), (2, first[2])]
+
+
+def test_events_created_while_the_broker_is_down_arrive_in_order_when_it_returns(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    broker.stop()
+    r = Running(smoke_config(broker.url, tmp_path / "outbox.sqlite3"), MockFactory())
+    try:
+        r.smoke_pin.drive_low()
+        time.sleep(0.5)
+        r.smoke_pin.drive_high()
+        time.sleep(0.7)
+        broker.start()
+        sub = Subscriber(broker.port, client_id="after")
+        try:
+            assert sub.wait_for(lambda s: len(unique_by_id(s.events())) >= 4, timeout=20)
+            got = unique_by_id(sub.events())
+            assert [e["seq"] for e in got] == [1, 2, 3, 4]
+            assert states(got) == [
+                ("starting", "startup"),
+                ("normal", "startup"),
+                ("alarm", "contact"),
+                ("normal", "cleared"),
+            ]
+        finally:
+            sub.close()
+    finally:
+        r.stop()
+
+
+def test_english_messages_when_the_site_language_is_en(broker: Mosquitto, tmp_path: Path, sub: Subscriber) -> None:
+    cfg = smoke_config(broker.url, tmp_path / "o.sqlite3", site={"id": "lapas", "device": "pi-a", "language": "en"})
+    r = Running(cfg, MockFactory())
+    try:
+        r.smoke_pin.drive_low()
+        assert sub.wait_for(lambda s: any(e["state"] == "alarm" for e in s.events()))
+        alarm = next(e for e in sub.events() if e["state"] == "alarm")
+        assert alarm["message"] == "FIRE: smoke detected at Dapur, Blok A"
+    finally:
+        r.stop()

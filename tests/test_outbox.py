@@ -1,0 +1,157 @@
+"""The outbox: committed before publish, seq gap-free across restarts, bounded, recoverable."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from factories import make_event
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edge.detect.types import State
+from edge.outbox import Outbox, StorageError
+
+
+def append(box: Outbox, state: State = State.ALARM) -> int:
+    return box.append(lambda seq: make_event(seq, state=state)).seq
+
+
+def test_seq_starts_at_1_and_grows_by_1(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3")
+    assert [append(box) for _ in range(3)] == [1, 2, 3]
+
+
+def test_seq_continues_after_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    box = Outbox(path)
+    append(box)
+    append(box)
+    box.close()
+    assert append(Outbox(path)) == 3
+
+
+def test_a_committed_event_survives_without_close(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    box = Outbox(path)
+    append(box)
+    # no close(): as after SIGKILL; a second connection sees the commit
+    assert Outbox(path).undelivered(0, 10)[0].seq == 1
+
+
+def test_undelivered_comes_in_seq_order_after_a_cursor(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3")
+    for _ in range(5):
+        append(box)
+    box.mark_delivered([2])
+    assert [s.seq for s in box.undelivered(0, 10)] == [1, 3, 4, 5]
+    assert [s.seq for s in box.undelivered(3, 1)] == [4]
+    assert box.first_undelivered() == 1
+    assert box.depth() == 4
+
+
+def test_an_ack_is_recorded_once_with_who_in_the_audit_log(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3")
+    event = box.append(lambda seq: make_event(seq))
+    assert box.ack(event.id, "Bripka Sari")
+    assert not box.ack(event.id, "Bripka Sari")
+    assert box.is_acked(event.id)
+    assert any("by=Bripka Sari" in detail for _, name, detail in box.audit_log() if name == "event_acknowledged")
+
+
+def test_unknown_ack_changes_nothing(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3")
+    append(box)
+    assert not box.ack("no-such-id", "x")
+    assert box.unacked_alarms() == 1
+
+
+def test_repeats_are_due_only_for_delivered_unacked_alarms(tmp_path: Path) -> None:
+    now = [1000.0]
+    box = Outbox(tmp_path / "o.sqlite3", wall=lambda: now[0])
+    alarm = append(box, State.ALARM)
+    append(box, State.NORMAL)
+    acked = box.append(lambda seq: make_event(seq, state=State.FAULT))
+    box.mark_delivered([1, 2, 3])
+    box.ack(acked.id, "op")
+    now[0] += 59
+    assert box.due_repeats(60, 10) == []
+    now[0] += 2
+    assert [s.seq for s in box.due_repeats(60, 10)] == [alarm]
+
+
+def test_latest_holds_the_last_event_per_sensor(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3")
+    box.append(lambda seq: make_event(seq, state=State.ALARM, sensor="a"))
+    box.append(lambda seq: make_event(seq, state=State.NORMAL, sensor="a"))
+    box.append(lambda seq: make_event(seq, state=State.ALARM, sensor="b"))
+    latest = box.latest()
+    assert latest["a"].seq == 2 and latest["b"].seq == 3
+
+
+def test_a_corrupt_store_is_moved_aside_and_a_fresh_one_starts(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    path.write_bytes(b"this is not a database" * 100)
+    box = Outbox(path)
+    assert box.moved_aside is not None and box.moved_aside.exists()
+    assert box.moved_aside.name.startswith("o.sqlite3.corrupt-")
+    assert append(box) == 1
+
+
+def test_eviction_keeps_undelivered_and_unacked_alarms(tmp_path: Path) -> None:
+    now = [0.0]
+    box = Outbox(tmp_path / "o.sqlite3", retain_days=1, wall=lambda: now[0])
+    for _ in range(3):
+        append(box, State.ALARM)  # 1..3
+    for _ in range(3):
+        append(box, State.NORMAL)  # 4..6
+    box.mark_delivered([1, 4, 5])
+    now[0] = 2 * 86400
+    box.evict()
+    kept = {s.seq for s in box.span(1, 10)}
+    # 1: delivered but unacked alarm; 2,3: undelivered; 4,5 evicted; 6: latest of its sensor
+    assert kept == {1, 2, 3, 6}
+
+
+def test_a_full_store_evicts_delivered_events_to_take_a_new_one(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3", max_page_count=40)
+    for _ in range(1000):  # many times what 40 pages hold
+        seq = append(box, State.NORMAL)
+        box.mark_delivered([seq])
+    assert box.last_seq() == 1000
+    assert box.last_error is None
+
+
+def test_a_full_store_of_undelivered_events_refuses_and_keeps_them(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3", max_page_count=30)
+    stored = 0
+    while True:
+        try:
+            append(box)
+            stored += 1
+        except StorageError as exc:
+            assert "full" in str(exc)
+            break
+    assert box.depth() == stored
+    assert box.last_error is not None
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.booleans(), min_size=1, max_size=30))
+def test_seq_is_gap_free_whatever_gets_delivered(tmp_path_factory: object, delivered: list[bool]) -> None:
+    path = tmp_path_factory.mktemp("o") / "o.sqlite3"  # type: ignore[attr-defined]
+    box = Outbox(path)
+    for flag in delivered:
+        seq = append(box)
+        if flag:
+            box.mark_delivered([seq])
+    all_seqs = [s.seq for s in box.span(1, 10_000)]
+    assert all_seqs == list(range(1, len(delivered) + 1))
+    assert box.depth() == delivered.count(False)
+
+
+def test_wal_and_full_sync_are_on(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3")
+    assert box.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert box.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert isinstance(box.db, sqlite3.Connection)
