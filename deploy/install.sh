@@ -179,8 +179,10 @@ python_version() { "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2
 source_fingerprint() {
     (
         cd -- "$REPO"
-        find edge pyproject.toml README.md -type f ! -name '*.pyc' ! -path '*/__pycache__/*' \
-            -print0 2>/dev/null | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1
+        local inputs=(edge pyproject.toml)
+        if [[ -f README.md ]]; then inputs+=(README.md); fi
+        find "${inputs[@]}" -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 |
+            sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1
     )
 }
 

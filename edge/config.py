@@ -111,8 +111,15 @@ class MqttConfig(Strict):
     @field_validator("topic_prefix")
     @classmethod
     def _check_prefix(cls, value: str) -> str:
-        if not value or value.startswith("/") or value.endswith("/") or any(c in value for c in "#+"):
-            raise ValueError("a topic prefix such as 'siaga/v1': no wildcards, no leading or trailing /")
+        if (
+            not value
+            or value.startswith("/")
+            or value.endswith("/")
+            or any(c in value for c in "#+")
+        ):
+            raise ValueError(
+                "a topic prefix such as 'siaga/v1': no wildcards, no leading or trailing /"
+            )
         return value
 
     @model_validator(mode="after")
@@ -491,7 +498,9 @@ class SiagaConfig(BaseSettings):
             ),
         )
         owners: dict[str, tuple[str, bool]] = {}  # pin -> (owner, is the shared SPI bus)
-        claims = [(s.id, pin, isinstance(s.input, Mcp3008Input)) for s in self.sensors for pin in s.pins]
+        claims = [
+            (s.id, pin, isinstance(s.input, Mcp3008Input)) for s in self.sensors for pin in s.pins
+        ]
         claims += [
             (f"outputs.{name}", pin, False)
             for name in ("siren_pin", "status_led_pin")
@@ -547,7 +556,10 @@ class ConfigError(Exception):
     def __init__(self, path: Path, problems: list[tuple[str, str]]) -> None:
         self.path = path
         self.problems = problems
-        lines = [f"{path}: {field}: {reason}" if field else f"{path}: {reason}" for field, reason in problems]
+        lines = [
+            f"{path}: {field}: {reason}" if field else f"{path}: {reason}"
+            for field, reason in problems
+        ]
         super().__init__("\n".join(lines))
 
 
@@ -601,12 +613,17 @@ def field_path(loc: tuple[int | str, ...], data: dict[str, Any]) -> str:
             if isinstance(node, dict) and isinstance(node.get("id"), str):
                 out += f"({node['id']})"
             continue
-        if isinstance(node, dict) and part not in node and part in {
-            "digital",
-            "pulse",
-            "mcp3008",
-            "hcsr04",
-        }:
+        if (
+            isinstance(node, dict)
+            and part not in node
+            and part
+            in {
+                "digital",
+                "pulse",
+                "mcp3008",
+                "hcsr04",
+            }
+        ):
             continue  # the discriminator tag pydantic inserts, not a key the user wrote
         out += f".{part}" if out else str(part)
         node = node.get(part) if isinstance(node, dict) else None

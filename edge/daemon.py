@@ -143,6 +143,11 @@ class Daemon:
         self._start()
         try:
             self._loop()
+        except Exception:
+            # A bug in the loop must end in a restart by systemd, not in a silent zombie;
+            # everything committed is in the outbox and goes out after the restart.
+            log.exception("core_loop_crashed")
+            self.exit_code = 1
         finally:
             self._shutdown()
         return self.exit_code
@@ -165,7 +170,9 @@ class Daemon:
     def _start(self) -> None:
         cfg = self.config
         self.outbox = Outbox(
-            cfg.storage.path, retain_days=cfg.storage.retain_days, max_mb=cfg.storage.max_mb,
+            cfg.storage.path,
+            retain_days=cfg.storage.retain_days,
+            max_mb=cfg.storage.max_mb,
             wall=self.clock.wall,
         )
         self.delivery.restart_from(self.outbox.first_undelivered(), self.outbox.last_seq())
@@ -174,7 +181,9 @@ class Daemon:
         self._started_mono = now
         if self.outbox.moved_aside is not None:
             self._device_event(
-                State.FAULT, Reason.STORAGE, f"store was unreadable, moved to {self.outbox.moved_aside}"
+                State.FAULT,
+                Reason.STORAGE,
+                f"store was unreadable, moved to {self.outbox.moved_aside}",
             )
         self.outbox.audit("daemon_started", f"version={__version__}")
         for sensor_cfg in cfg.sensors:
@@ -238,8 +247,11 @@ class Daemon:
             except Exception as exc:
                 log.warning("sensor_close_failed", sensor=sensor_id, error=str(exc))
         # Edges that arrived before the sensors closed are real: store them.
-        self._drain(block=False)
-        self._flush_marks()
+        try:
+            self._drain(block=False)
+            self._flush_marks()
+        except Exception:
+            log.exception("shutdown_drain_failed")
         link, outbox = self.link, self.outbox
         if link is not None and outbox is not None and self.exit_code == 0:
             deadline = self.clock.monotonic() + SHUTDOWN_FLUSH_S
@@ -357,11 +369,20 @@ class Daemon:
             if tr.reason is Reason.STARTUP and tr.state in (State.STARTING, State.DISABLED):
                 previous = self._last_known_state(tr.sensor) or previous
 
-            def build(seq: int, tr: Transition = tr, previous: State = previous) -> Event:
+            def build(
+                seq: int, tr: Transition = tr, previous: State = previous, wall: float = wall
+            ) -> Event:
                 return self.builder.sensor_event(
                     Transition(
-                        tr.t, tr.sensor, tr.state, previous, tr.reason, tr.stage, tr.value,
-                        tr.threshold, tr.onset,
+                        tr.t,
+                        tr.sensor,
+                        tr.state,
+                        previous,
+                        tr.reason,
+                        tr.stage,
+                        tr.value,
+                        tr.threshold,
+                        tr.onset,
                     ),
                     seq=seq,
                     event_id=new_event_id(),
@@ -725,4 +746,3 @@ class _LinkBridge:
 
     def on_fatal(self, error: BaseException) -> None:
         self.daemon.post(_Fatal(error))
-

@@ -1,7 +1,7 @@
 """The MQTT link: the only module that imports paho.
 
-paho's own thread runs the network loop; failover across ``mqtt.urls`` and jitter on
-top of paho's exponential backoff are added through its callbacks. Every paho callback is guarded: an exception inside one
+paho's own thread runs the network loop; failover across ``mqtt.urls`` and jitter on top
+of paho's exponential backoff are added through its callbacks. Every paho callback is guarded: an exception inside one
 would otherwise kill paho's network thread silently while ``publish()`` keeps returning
 success, so here it is recorded as fatal and reported to the daemon, which exits
 non-zero for systemd to restart it (the outbox keeps every event).
@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
-from paho.mqtt.properties import Properties
 from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge import logs
@@ -125,9 +125,7 @@ class MqttLink:
             password = read_password(cfg.password_file) if cfg.password_file else None
             self.client.username_pw_set(cfg.username, password)
         if any(_endpoint(u)[2] for u in self.urls):
-            context = ssl.create_default_context(
-                cafile=str(cfg.ca_file) if cfg.ca_file else None
-            )
+            context = ssl.create_default_context(cafile=str(cfg.ca_file) if cfg.ca_file else None)
             if cfg.cert_file is not None and cfg.key_file is not None:
                 context.load_cert_chain(str(cfg.cert_file), str(cfg.key_file))
             self.client.tls_set_context(context)
@@ -144,7 +142,7 @@ class MqttLink:
         """Begin connecting in the background; the broker may well be down, and that is fine."""
         host, port, _ = _endpoint(self.url)
         if self._v5:
-            props = Properties(PacketTypes.CONNECT)
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             props.SessionExpiryInterval = self.cfg.session_expiry_s
             self.client.connect_async(
                 host, port, self.cfg.keepalive_s, clean_start=False, properties=props
@@ -201,7 +199,7 @@ class MqttLink:
             self._failures = 0
             self.url = self.urls[self._index]
             host, port, _ = _endpoint(self.url)
-            client._host, client._port = host, port  # noqa: SLF001
+            client._host, client._port = host, port
             log.warning("broker_failover", url=self.url)
         if self._failures:
             # paho's backoff has no jitter; a fleet restarting together must not stampede.
@@ -236,9 +234,7 @@ class MqttLink:
                 log.warning("broker_disconnected", url=self.url, reason=str(rc))
             self.handler.on_disconnected(str(rc))
 
-    def _on_publish(
-        self, _c: paho.Client, _ud: Any, mid: int, rc: ReasonCode, _props: Any
-    ) -> None:
+    def _on_publish(self, _c: paho.Client, _ud: Any, mid: int, rc: ReasonCode, _props: Any) -> None:
         ok = not rc.is_failure
         self.handler.on_puback(mid, ok, str(rc))
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -111,14 +111,14 @@ class Outbox:
             src = Path(str(self.path) + suffix)
             if src.exists():
                 src.rename(Path(str(target) + suffix))
-        log.critical("store_corrupt_moved_aside", path=str(self.path), moved_to=str(target), error=why)
+        log.critical(
+            "store_corrupt_moved_aside", path=str(self.path), moved_to=str(target), error=why
+        )
         return target
 
     def close(self) -> None:
-        try:
+        with suppress(sqlite3.Error):
             self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        except sqlite3.Error:
-            pass
         self.db.close()
 
     @contextmanager
@@ -189,7 +189,9 @@ class Outbox:
             return
         now = self._wall()
         with self._tx() as db:
-            db.executemany("UPDATE events SET last_sent = ? WHERE seq = ?", [(now, s) for s in seqs])
+            db.executemany(
+                "UPDATE events SET last_sent = ? WHERE seq = ?", [(now, s) for s in seqs]
+            )
 
     def ack(self, event_id: str, by: str) -> bool:
         """Record an operator's ack; False when the event is unknown or was acked before."""
@@ -211,7 +213,9 @@ class Outbox:
             log.error("audit_write_failed", audit_event=event, error=str(exc))
 
     def _audit(self, db: sqlite3.Connection, event: str, detail: str) -> None:
-        db.execute("INSERT INTO audit(ts, event, detail) VALUES (?, ?, ?)", (self._wall(), event, detail))
+        db.execute(
+            "INSERT INTO audit(ts, event, detail) VALUES (?, ?, ?)", (self._wall(), event, detail)
+        )
 
     # ------------------------------------------------------------------ reading
 
@@ -272,7 +276,8 @@ class Outbox:
 
     def unacked_alarms(self) -> int:
         (n,) = self.db.execute(
-            "SELECT count(*) FROM events WHERE requires_ack = 1 AND acked IS NULL AND state = 'alarm'"
+            "SELECT count(*) FROM events "
+            "WHERE requires_ack = 1 AND acked IS NULL AND state = 'alarm'"
         ).fetchone()
         return int(n)
 

@@ -63,7 +63,7 @@ class Event(Outbound):
         extra="forbid", frozen=True, json_schema_extra={"title": "Siaga Edge event"}
     )
 
-    schema_: Literal["siaga.event/1"] = Field(default=EVENT_SCHEMA, alias="schema")
+    schema_: Literal["siaga.event/1"] = Field(default="siaga.event/1", alias="schema")
     id: str = Field(description="Unique per event, the same on every re-send")
     seq: int = Field(ge=1, description="Per device, +1 per event, across restarts")
     site: str

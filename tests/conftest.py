@@ -12,7 +12,7 @@ from gpiozero.pins.mock import MockFactory
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from broker import Mosquitto  # noqa: E402
+from broker import Mosquitto
 
 
 @pytest.fixture

@@ -20,9 +20,7 @@ from edge.payloads import SEVERITY, Event, EventKind
 EXAMPLE = Path(__file__).parents[1] / "edge" / "data" / "config.example.toml"
 
 
-def smoke_config(
-    broker_url: str, store: Path, **overrides: Any
-) -> SiagaConfig:
+def smoke_config(broker_url: str, store: Path, **overrides: Any) -> SiagaConfig:
     """One digital smoke detector on GPIO17 (active low), a siren on GPIO27."""
     data: dict[str, Any] = {
         "site": {"id": "lapas", "device": "pi-a"},
@@ -82,8 +80,8 @@ class Subscriber:
         )
         self.client.on_message = self._on_message
         self.client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
-        from paho.mqtt.properties import Properties
         from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
 
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = 3600

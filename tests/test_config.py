@@ -8,13 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import ConfigError, load_config
+from edge.config import load_config
 
 EXAMPLE = Path(__file__).parents[1] / "edge" / "data" / "config.example.toml"
 SPEC_EXAMPLE = Path(__file__).parents[2] / "shared" / "spec" / "config.example.toml"
 
 
-def run_check(path: Path, *extra: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_check(
+    path: Path, *extra: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "edge", "check-config", "-c", str(path), *extra],
         capture_output=True,
@@ -72,22 +74,66 @@ BASE = EXAMPLE.read_text()
 
 # (what is wrong, the edit, what the message must name)
 MISTAKES = [
-    ("upper-case site id", lambda t: replace(t, 'id = "lapas-banyuwangi"', 'id = "Lapas"'), "site.id"),
-    ("unknown key (typo)", lambda t: replace(t, "keepalive_s = 30", "keepalive = 30"), "mqtt.keepalive"),
-    ("not a GPIO pin", lambda t: replace(t, 'pin = "GPIO17"', 'pin = "GPIO99"'), "sensors[0](smoke-dapur).input.pin"),
+    (
+        "upper-case site id",
+        lambda t: replace(t, 'id = "lapas-banyuwangi"', 'id = "Lapas"'),
+        "site.id",
+    ),
+    (
+        "unknown key (typo)",
+        lambda t: replace(t, "keepalive_s = 30", "keepalive = 30"),
+        "mqtt.keepalive",
+    ),
+    (
+        "not a GPIO pin",
+        lambda t: replace(t, 'pin = "GPIO17"', 'pin = "GPIO99"'),
+        "sensors[0](smoke-dapur).input.pin",
+    ),
     ("pin used twice", lambda t: replace(t, 'pin = "GPIO5"', 'pin = "GPIO17"'), "GPIO17"),
-    ("output on a sensor pin", lambda t: replace(t, 'siren_pin = "GPIO27"', 'siren_pin = "GPIO23"'), "GPIO23"),
-    ("warning above alarm", lambda t: replace(t, "warning = 300.0", "warning = 700.0"), "sensors[1](smoke-gudang)"),
-    ("duplicate sensor id", lambda t: replace(t, 'id = "getar-pagar"', 'id = "getar-fondasi"'), "getar-fondasi"),
+    (
+        "output on a sensor pin",
+        lambda t: replace(t, 'siren_pin = "GPIO27"', 'siren_pin = "GPIO23"'),
+        "GPIO23",
+    ),
+    (
+        "warning above alarm",
+        lambda t: replace(t, "warning = 300.0", "warning = 700.0"),
+        "sensors[1](smoke-gudang)",
+    ),
+    (
+        "duplicate sensor id",
+        lambda t: replace(t, 'id = "getar-pagar"', 'id = "getar-fondasi"'),
+        "getar-fondasi",
+    ),
     ("negative delay", lambda t: replace(t, "delay_on_s = 3.0", "delay_on_s = -1"), "delay_on_s"),
     ("lta shorter than sta", lambda t: replace(t, "lta_s = 2.0", "lta_s = 0.1"), "sta_lta"),
-    ("unknown input type", lambda t: replace(t, 'type = "hcsr04"', 'type = "sonar"'), "sensors[2](air-selokan).input"),
+    (
+        "unknown input type",
+        lambda t: replace(t, 'type = "hcsr04"', 'type = "sonar"'),
+        "sensors[2](air-selokan).input",
+    ),
     ("ADC channel 9", lambda t: replace(t, "channel = 1", "channel = 9"), "input.channel"),
-    ("calibration points equal", lambda t: replace(t, "raw = [0.10, 0.80]", "raw = [0.5, 0.5]"), "calibration"),
-    ("password in the URL", lambda t: replace(t, 'url = "mqtt://127.0.0.1:1883"', 'url = "mqtt://u:secret@h:1883"'), "mqtt.url"),
+    (
+        "calibration points equal",
+        lambda t: replace(t, "raw = [0.10, 0.80]", "raw = [0.5, 0.5]"),
+        "calibration",
+    ),
+    (
+        "password in the URL",
+        lambda t: replace(t, 'url = "mqtt://127.0.0.1:1883"', 'url = "mqtt://u:secret@h:1883"'),
+        "mqtt.url",
+    ),
     ("not TOML", lambda t: t + "\n[[sensors]\n", "not valid TOML"),
-    ("fault min above max", lambda t: replace(t, "min = 0.0, max = 2.5", "min = 3.0, max = 2.5"), "fault"),
-    ("pulse input without pulses", lambda t: replace(t, "pulses = { window_s = 2.0, warning = 5, alarm = 20 }", ""), "pulses"),
+    (
+        "fault min above max",
+        lambda t: replace(t, "min = 0.0, max = 2.5", "min = 3.0, max = 2.5"),
+        "fault",
+    ),
+    (
+        "pulse input without pulses",
+        lambda t: replace(t, "pulses = { window_s = 2.0, warning = 5, alarm = 20 }", ""),
+        "pulses",
+    ),
 ]
 
 
@@ -106,7 +152,9 @@ def test_a_bad_config_exits_2_naming_the_field(
 
 def test_a_password_never_appears_in_the_error(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
-    path.write_text(replace(BASE, 'url = "mqtt://127.0.0.1:1883"', 'url = "mqtt://u:hunter2@h:1883"'))
+    path.write_text(
+        replace(BASE, 'url = "mqtt://127.0.0.1:1883"', 'url = "mqtt://u:hunter2@h:1883"')
+    )
     result = run_check(path)
     assert result.returncode == 2
     assert "hunter2" not in result.stderr + result.stdout

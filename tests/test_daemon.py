@@ -60,7 +60,9 @@ def states(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return [(e["state"], e["reason"]) for e in events]
 
 
-def test_startup_publishes_starting_then_the_first_real_state(running: Running, sub: Subscriber) -> None:
+def test_startup_publishes_starting_then_the_first_real_state(
+    running: Running, sub: Subscriber
+) -> None:
     assert sub.wait_for(lambda s: len(s.events()) >= 2)
     assert states(sub.events()) == [("starting", "startup"), ("normal", "startup")]
 
@@ -85,7 +87,9 @@ def test_a_contact_shorter_than_delay_on_raises_nothing(running: Running, sub: S
     assert states(sub.events()) == [("starting", "startup"), ("normal", "startup")]
 
 
-def test_every_payload_validates_against_the_generated_schema(running: Running, sub: Subscriber) -> None:
+def test_every_payload_validates_against_the_generated_schema(
+    running: Running, sub: Subscriber
+) -> None:
     running.smoke_pin.drive_low()
     sub.wait_for(lambda s: any(e["state"] == "alarm" for e in s.events()))
     sub.wait_for(lambda s: len(s.payloads("/heartbeat")) >= 1)
@@ -118,7 +122,9 @@ def test_retained_state_and_status_are_there_for_a_late_subscriber(
     time.sleep(0.6)
     late = Subscriber(broker.port, client_id="late")
     try:
-        assert late.wait_for(lambda s: bool(s.payloads("/state/smoke-1")) and bool(s.payloads("/status")))
+        assert late.wait_for(
+            lambda s: bool(s.payloads("/state/smoke-1")) and bool(s.payloads("/status"))
+        )
         assert late.payloads("/state/smoke-1")[-1]["state"] == "alarm"
         assert late.payloads("/status")[-1]["state"] == "online"
         assert all(retained for t, _, retained in late.messages if "/state/" in t or "/status" in t)
@@ -165,7 +171,9 @@ def test_resend_publishes_the_asked_range_again_with_the_same_ids(
 ) -> None:
     sub.wait_for(lambda s: len(s.events()) >= 2)
     first = {e["seq"]: e["id"] for e in sub.events()}
-    sub.client.publish("siaga/v1/lapas/pi-a/resend", json.dumps({"from_seq": 1, "to_seq": 2}), qos=1)
+    sub.client.publish(
+        "siaga/v1/lapas/pi-a/resend", json.dumps({"from_seq": 1, "to_seq": 2}), qos=1
+    )
     assert sub.wait_for(lambda s: len(s.events()) >= 4)
     again = sub.events()[2:4]
     assert [(e["seq"], e["id"]) for e in again] == [(1, first[1]), (2, first[2])]
@@ -199,8 +207,12 @@ def test_events_created_while_the_broker_is_down_arrive_in_order_when_it_returns
         r.stop()
 
 
-def test_english_messages_when_the_site_language_is_en(broker: Mosquitto, tmp_path: Path, sub: Subscriber) -> None:
-    cfg = smoke_config(broker.url, tmp_path / "o.sqlite3", site={"id": "lapas", "device": "pi-a", "language": "en"})
+def test_english_messages_when_the_site_language_is_en(
+    broker: Mosquitto, tmp_path: Path, sub: Subscriber
+) -> None:
+    cfg = smoke_config(
+        broker.url, tmp_path / "o.sqlite3", site={"id": "lapas", "device": "pi-a", "language": "en"}
+    )
     r = Running(cfg, MockFactory())
     try:
         r.smoke_pin.drive_low()

@@ -52,11 +52,15 @@ def test_undelivered_comes_in_seq_order_after_a_cursor(tmp_path: Path) -> None:
 
 def test_an_ack_is_recorded_once_with_who_in_the_audit_log(tmp_path: Path) -> None:
     box = Outbox(tmp_path / "o.sqlite3")
-    event = box.append(lambda seq: make_event(seq))
+    event = box.append(make_event)
     assert box.ack(event.id, "Bripka Sari")
     assert not box.ack(event.id, "Bripka Sari")
     assert box.is_acked(event.id)
-    assert any("by=Bripka Sari" in detail for _, name, detail in box.audit_log() if name == "event_acknowledged")
+    assert any(
+        "by=Bripka Sari" in detail
+        for _, name, detail in box.audit_log()
+        if name == "event_acknowledged"
+    )
 
 
 def test_unknown_ack_changes_nothing(tmp_path: Path) -> None:
@@ -138,7 +142,9 @@ def test_a_full_store_of_undelivered_events_refuses_and_keeps_them(tmp_path: Pat
 
 @settings(max_examples=25, deadline=None)
 @given(st.lists(st.booleans(), min_size=1, max_size=30))
-def test_seq_is_gap_free_whatever_gets_delivered(tmp_path_factory: object, delivered: list[bool]) -> None:
+def test_seq_is_gap_free_whatever_gets_delivered(
+    tmp_path_factory: object, delivered: list[bool]
+) -> None:
     path = tmp_path_factory.mktemp("o") / "o.sqlite3"  # type: ignore[attr-defined]
     box = Outbox(path)
     for flag in delivered:

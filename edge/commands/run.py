@@ -34,11 +34,16 @@ def run(args: argparse.Namespace) -> int:
     clock = SystemClock()
     simulator = None
     if args.simulate is not None:
-        from edge.simulate import load_scenario, start_simulation
+        from gpiozero.pins.mock import MockFactory
+
+        from edge.simulate import load_scenario
+        from edge.simulate.driver import Simulator
 
         scenario = load_scenario(args.simulate)
-        scenario.check_against(config)
-        factory, simulator = start_simulation(scenario, config, clock)
+        factory = MockFactory()
+        simulator = Simulator(scenario, config, factory, clock, scenario.load_traces())
+        simulator.prepare()
+        log.info("simulating", scenario=str(args.simulate), duration_s=scenario.duration_s)
     else:
         factory = pin_factory(config.gpio.pin_factory)
         if config.gpio.pin_factory is PinFactoryName.MOCK:

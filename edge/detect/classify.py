@@ -34,6 +34,10 @@ class Classifier(Protocol):
 
     def next_change(self) -> float | None: ...
 
+    def measure(self, value: float) -> float:
+        """An event's value, from the last sample: what the thresholds are compared with."""
+        ...
+
 
 class Contact:
     """A detector's relay or an MQ module's DO pin: closed (1) is the hazard."""
@@ -54,6 +58,9 @@ class Contact:
 
     def next_change(self) -> float | None:
         return None
+
+    def measure(self, value: float) -> float:
+        return value
 
 
 class Thresholds:
@@ -97,6 +104,9 @@ class Thresholds:
     def next_change(self) -> float | None:
         return None
 
+    def measure(self, value: float) -> float:
+        return value
+
     def _rate_level(self, level: Level) -> Level:
         rated = self._rate_levels.get(level)
         if rated is None:
@@ -126,7 +136,9 @@ class Seismic:
         self.alarm = alarm
         self.peak = 0.0
         self.filtered = 0.0
-        self._warning = Level(WARNING_ORDER, State.WARNING, Reason.STA_LTA, threshold=trigger.on)
+        # The STA/LTA ratio is unitless: a warning's threshold would not be in the sensor's
+        # unit like its value (the peak so far), so it reports none.
+        self._warning = Level(WARNING_ORDER, State.WARNING, Reason.STA_LTA)
         self._alarm = Level(ALARM_ORDER, State.ALARM, Reason.LEVEL, threshold=alarm)
         self._level = NORMAL
 
@@ -152,6 +164,10 @@ class Seismic:
     def next_change(self) -> float | None:
         return None
 
+    def measure(self, value: float) -> float:
+        """The peak |high-passed| while triggered, else the present |high-passed|."""
+        return self.peak if self.trigger.triggered else abs(self.filtered)
+
 
 class PulseDensity:
     """Vibration-switch pulses per window as a level (see :mod:`edge.detect.pulses`)."""
@@ -163,6 +179,7 @@ class PulseDensity:
         self.window = window
         self.warning = warning
         self.alarm = alarm
+        self.count = 0
         self._alarm = Level(ALARM_ORDER, State.ALARM, Reason.PULSES, threshold=float(alarm))
         self._warning = (
             None
@@ -171,14 +188,18 @@ class PulseDensity:
         )
 
     def classify(self, t: float, value: float) -> Level:
-        count = self.window.pulse(t) if value >= 0.5 else self.window.count(t)
+        count = self.count = self.window.pulse(t) if value >= 0.5 else self.window.count(t)
         return self._level(count)
 
     def idle(self, t: float) -> Level:
-        return self._level(self.window.count(t))
+        count = self.count = self.window.count(t)
+        return self._level(count)
 
     def next_change(self) -> float | None:
         return self.window.next_change()
+
+    def measure(self, value: float) -> float:
+        return float(self.count)
 
     def _level(self, count: int) -> Level:
         if count >= self.alarm:

@@ -257,7 +257,8 @@ class SensorMachine:
             threshold, value = None, None
         else:
             level = self._debouncer.current
-            state, stage, threshold, value = level.state, level.stage, level.threshold, self.value
+            state, stage, threshold = level.state, level.stage, level.threshold
+            value = None if self.value is None else self.classifier.measure(self.value)
             onset = self._debouncer.onset
             if state is not State.NORMAL:
                 reason = level.reason

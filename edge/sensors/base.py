@@ -39,9 +39,7 @@ class SamplingLoop:
     catch up: a late sample is better than a pile of stale ones.
     """
 
-    def __init__(
-        self, name: str, hz: float, read: Callable[[], None], clock: Clock
-    ) -> None:
+    def __init__(self, name: str, hz: float, read: Callable[[], None], clock: Clock) -> None:
         self._period = 1.0 / hz
         self._read = read
         self._clock = clock

@@ -99,5 +99,3 @@ class UltrasonicSensor:
         self.echo.pin.when_changed = None
         self.trigger.close()
         self.echo.close()
-
-

@@ -1,0 +1,128 @@
+"""The gpiozero adapters on gpiozero's own mock pins: what a pin does reaches the sink."""
+
+from __future__ import annotations
+
+import time
+from statistics import median
+
+import pytest
+from gpiozero.pins.mock import MockFactory, MockPin, MockTriggerPin
+
+from edge.clock import SystemClock
+from edge.config import DigitalInput, Hcsr04Input, Mcp3008Input, PulseInput
+from edge.detect.calibration import linear
+from edge.detect.ultrasonic import distance_to_echo, echo_to_distance
+from edge.sensors.adc import AdcSensor
+from edge.sensors.base import Sample
+from edge.sensors.digital import ContactSensor, PulseSensor
+from edge.sensors.ultrasonic import UltrasonicSensor
+from edge.simulate.mcp3008 import MockMCP3008
+
+MOUNT_M = 2.5
+AIR_C = 28.0
+
+
+class Sink(list[Sample]):
+    def __call__(self, sample: Sample) -> None:
+        self.append(sample)
+
+    @property
+    def values(self) -> list[float | None]:
+        return [s.value for s in self]
+
+
+@pytest.mark.parametrize("active_low", [True, False])
+def test_digital_level_changes_reach_the_sink_as_one_and_zero(
+    mock_factory: MockFactory, active_low: bool
+) -> None:
+    sink = Sink()
+    cfg = DigitalInput(type="digital", pin="GPIO17", active_low=active_low)
+    sensor = ContactSensor("smoke", cfg, mock_factory, SystemClock(), sink)
+    pin: MockPin = mock_factory.pin("GPIO17")
+    sensor.start()
+    if active_low:
+        pin.drive_low()
+        pin.drive_high()
+    else:
+        pin.drive_high()
+        pin.drive_low()
+    sensor.close()
+    assert sink.values == [0.0, 1.0, 0.0]
+
+
+def test_mcp3008_code_reaches_the_sink_as_the_calibrated_value(
+    mock_factory: MockFactory,
+) -> None:
+    adc = MockMCP3008(select=0, pin_factory=mock_factory)
+    calibrate = linear((0.10, 0.80), (0.0, 1000.0))
+    sink = Sink()
+    cfg = Mcp3008Input(type="mcp3008", channel=1)
+    sensor = AdcSensor("gas", cfg, 5.0, calibrate, mock_factory, SystemClock(), sink)
+    adc.set_code(1, 300)
+    sensor.read()
+    sensor.close()
+    # A code stands for the middle of its 1/1024 slice of the reference voltage.
+    one_code_ppm = 1000.0 / 0.7 / 1024
+    assert sink[0].value == pytest.approx(calibrate(300.5 / 1024), abs=one_code_ppm / 2)
+    assert adc.conversions == 1
+
+
+def _ultrasonic(factory: MockFactory, sink: Sink, *, pings: int) -> UltrasonicSensor:
+    cfg = Hcsr04Input(
+        type="hcsr04", trigger="GPIO23", echo="GPIO24", mount_height_m=MOUNT_M, pings=pings
+    )
+    return UltrasonicSensor("air", cfg, 2.0, factory, SystemClock(), sink)
+
+
+def test_hcsr04_echo_time_reaches_the_sink_as_the_water_level(mock_factory: MockFactory) -> None:
+    level = 1.0
+    echo: MockPin = mock_factory.pin("GPIO24")
+    mock_factory.pin(
+        "GPIO23",
+        pin_class=MockTriggerPin,
+        echo_pin=echo,
+        echo_time=distance_to_echo(MOUNT_M - level, AIR_C),
+    )
+    sink = Sink()
+    sensor = _ultrasonic(mock_factory, sink, pings=3)
+    sensor.read()
+    sensor.close()
+    # The mock times its echo with time.sleep, which overshoots by a fraction of a
+    # millisecond; the pin's own record says how long each echo really lasted.
+    highs = [s.timestamp for s in echo.states if not s.state][1:]
+    assert len(highs) == 3
+    exact = MOUNT_M - echo_to_distance(median(highs), AIR_C)
+    assert sink[0].value == pytest.approx(exact, abs=1e-6)
+    assert exact == pytest.approx(level, abs=0.05)
+
+
+def test_hcsr04_without_echo_gives_a_missing_sample_without_hanging(
+    mock_factory: MockFactory,
+) -> None:
+    echo = mock_factory.pin("GPIO24")
+    # The echo goes to a pin nobody listens to, as when the transducer sees nothing.
+    nowhere = MockPin(mock_factory, echo.info)
+    mock_factory.pin("GPIO23", pin_class=MockTriggerPin, echo_pin=nowhere, echo_time=0.001)
+    sink = Sink()
+    sensor = _ultrasonic(mock_factory, sink, pings=5)
+    began = time.monotonic()
+    sensor.read()
+    took = time.monotonic() - began
+    sensor.close()
+    assert sink.values == [None]
+    assert took < 1.0
+
+
+def test_pulse_train_reaches_the_sink_as_one_sample_per_rising_edge(
+    mock_factory: MockFactory,
+) -> None:
+    sink = Sink()
+    cfg = PulseInput(type="pulse", pin="GPIO5")
+    sensor = PulseSensor("fence", cfg, mock_factory, SystemClock(), sink)
+    pin: MockPin = mock_factory.pin("GPIO5")
+    sensor.start()
+    for _ in range(7):
+        pin.drive_high()
+        pin.drive_low()
+    sensor.close()
+    assert sink.values == [0.0] + [1.0] * 7
