@@ -1,10 +1,11 @@
 """The MQTT link: the only module that imports paho.
 
 paho's own thread runs the network loop; failover across ``mqtt.urls`` and jitter on top
-of paho's exponential backoff are added through its callbacks. Every paho callback is guarded: an exception inside one
-would otherwise kill paho's network thread silently while ``publish()`` keeps returning
-success, so here it is recorded as fatal and reported to the daemon, which exits
-non-zero for systemd to restart it (the outbox keeps every event).
+of paho's exponential backoff are added through its callbacks. Every paho callback is
+guarded: an exception inside one would otherwise kill paho's network thread silently
+while ``publish()`` keeps returning success, so here it is recorded as fatal and reported
+to the daemon, which exits non-zero for systemd to restart it (the outbox keeps every
+event).
 """
 
 from __future__ import annotations
