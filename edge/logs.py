@@ -46,4 +46,5 @@ def configure(
 
 
 def get(component: str) -> Any:
-    return structlog.get_logger().bind(component=component)
+    """A lazy logger: modules create it at import, before ``configure`` has run."""
+    return structlog.get_logger(component=component)

@@ -44,7 +44,7 @@ STATE_ROWS = [
 ]
 
 
-class PlotUnavailable(RuntimeError):
+class PlotUnavailableError(RuntimeError):
     """matplotlib is not installed."""
 
 
@@ -53,7 +53,7 @@ def require_matplotlib() -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise PlotUnavailable(INSTALL_HINT) from None
+        raise PlotUnavailableError(INSTALL_HINT) from None
 
 
 @dataclass

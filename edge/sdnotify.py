@@ -151,7 +151,6 @@ def watchdog_interval(environ: Mapping[str, str] | None = None) -> float | None:
     return usec / 1_000_000
 
 
-
 class Notifier:
     """The daemon's view of the protocol: a failure is logged with its reason, never raised.
 

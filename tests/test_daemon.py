@@ -221,3 +221,35 @@ def test_english_messages_when_the_site_language_is_en(
         assert alarm["message"] == "FIRE: smoke detected at Dapur, Blok A"
     finally:
         r.stop()
+
+
+def test_an_alarm_slower_than_its_latency_budget_raises_a_device_fault(
+    broker: Mosquitto, tmp_path: Path, sub: Subscriber
+) -> None:
+    cfg = smoke_config(broker.url, tmp_path / "o.sqlite3", alerts={"latency_budget_s": 1e-6})
+    r = Running(cfg, MockFactory())
+    try:
+        r.smoke_pin.drive_low()
+        assert sub.wait_for(lambda s: any(e["reason"] == "latency" for e in s.events()))
+        late = next(e for e in sub.events() if e["reason"] == "latency")
+        assert (late["sensor"], late["kind"], late["state"]) == ("_device", "device", "fault")
+        assert late["requires_ack"] is True
+    finally:
+        r.stop()
+
+
+def test_the_heartbeat_reports_health(running: Running, sub: Subscriber) -> None:
+    running.smoke_pin.drive_low()
+    assert sub.wait_for(lambda s: any(e["state"] == "alarm" for e in s.events()))
+    assert sub.wait_for(
+        lambda s: any(b["last_alarm_latency_s"] is not None for b in s.payloads("/heartbeat")),
+        timeout=5,
+    )
+    beat = sub.payloads("/heartbeat")[-1]
+    assert beat["sensors"]["smoke-1"]["state"] == "alarm"
+    assert beat["broker_connected"] is True
+    assert beat["last_seq"] == 3
+    assert beat["outbox_depth"] == 0
+    assert beat["unacknowledged_alarms"] == 1
+    assert 0 < beat["last_alarm_latency_s"] < 1.0
+    assert beat["storage_ok"] is True

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from edge import sdnotify
 
@@ -160,3 +161,38 @@ def test_watchdog_interval_is_none_when_watchdog_pid_is_another_process() -> Non
 def test_watchdog_interval_rejects_malformed_watchdog_usec(value: str) -> None:
     with pytest.raises(ValueError, match="WATCHDOG_USEC"):
         sdnotify.watchdog_interval({"WATCHDOG_USEC": value})
+
+
+# ---------------------------------------------------------------- Notifier (the daemon's use)
+
+
+def test_notifier_sends_like_the_functions(notify_socket: socket.socket) -> None:
+    notifier = sdnotify.Notifier()
+    assert notifier.ready() is True
+    assert notifier.watchdog() is True
+    assert [received(notify_socket), received(notify_socket)] == ["READY=1", "WATCHDOG=1"]
+
+
+def test_notifier_logs_and_counts_a_failed_send_instead_of_raising(tmp_path: Path) -> None:
+    notifier = sdnotify.Notifier({"NOTIFY_SOCKET": str(tmp_path / "gone.sock")})
+    with capture_logs() as logs:
+        assert notifier.watchdog() is False
+    assert notifier.errors == 1
+    assert logs[0]["event"] == "sd_notify_failed"
+    assert logs[0]["call"] == "watchdog"
+    assert "gone.sock" in logs[0]["error"]
+
+
+def test_notifier_is_silent_without_a_socket() -> None:
+    notifier = sdnotify.Notifier({})
+    with capture_logs() as logs:
+        assert notifier.stopping() is False
+    assert notifier.errors == 0
+    assert logs == []
+
+
+def test_notifier_reads_a_malformed_watchdog_interval_as_none_and_logs_it() -> None:
+    notifier = sdnotify.Notifier({"WATCHDOG_USEC": "soon"})
+    with capture_logs() as logs:
+        assert notifier.watchdog_interval() is None
+    assert logs[0]["call"] == "watchdog_interval"

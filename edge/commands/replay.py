@@ -55,11 +55,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"siaga-edge replay: malformed trace: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.plot is not None:
-        from edge.plot import PlotUnavailable, require_matplotlib
+        from edge.plot import PlotUnavailableError, require_matplotlib
 
         try:
             require_matplotlib()
-        except PlotUnavailable as exc:
+        except PlotUnavailableError as exc:
             print(f"siaga-edge replay: {exc}", file=sys.stderr)
             return EXIT_FAILURE
     result = replay(config, cfg.id, samples)
@@ -109,8 +109,7 @@ def table(cfg: SensorConfig, result: Replay, n_samples: int) -> str:
     ]
     lines.append("")
     lines.append(
-        f"{cfg.id}: {n_samples} samples up to t_s {result.end_t_s:.2f}, "
-        f"{len(result.events)} events"
+        f"{cfg.id}: {n_samples} samples up to t_s {result.end_t_s:.2f}, {len(result.events)} events"
     )
     if result.pending is not None:
         p = result.pending

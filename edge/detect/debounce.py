@@ -80,6 +80,11 @@ class Debouncer:
                 best = (since + self.delay_off, level)
         return best
 
+    def interrupt(self) -> None:
+        """Forget every running delay; the confirmed level stays (continuity was broken)."""
+        self._up = {}
+        self._down = {}
+
     def _confirm(self, since: float, level: Level) -> Level:
         self.current = level
         self.onset = since

@@ -13,7 +13,9 @@ Rules (the whole contract of a sensor's published state):
    ``stuck``, ``chatter``) the sensor is ``fault`` at that instant, whatever its level.
    Invalid samples never reach the classifier.
 5. A sensor leaves ``fault`` only after valid data has flowed continuously for its
-   ``delay_off_s``; it then shows its debounced level (or ``starting``, rule 3).
+   ``delay_off_s``; it then shows its debounced level (or ``starting``, rule 3). A fault
+   interrupts every running delay: a condition is "continuous" only on data, so during a
+   fault the debouncer is fed fresh valid samples only, never the last level held over.
 6. Levels change only through the debouncer: up when the input has been at least that bad
    continuously for ``delay_on_s``, down when it has been at most that bad continuously
    for ``delay_off_s``. Time alone can complete a delay, which is why every answer comes
@@ -226,7 +228,8 @@ class SensorMachine:
         self._supervisor.check(t)
         if self.raw_level is not None:
             self.raw_level = self.classifier.idle(t)
-        self._debounce(t)
+        if self._supervisor.fault is None:
+            self._debounce(t)  # during a fault only fresh valid samples count (rule 5)
         return self._settle(t)
 
     def _debounce(self, t: float) -> None:
@@ -270,6 +273,9 @@ class SensorMachine:
                 reason = Reason.CLEARED
         if state is self.state and stage == self.stage:
             return []
+        if state is State.FAULT and self._debouncer is not None:
+            # Missing or untrusted data breaks "continuously": no delay runs across a fault.
+            self._debouncer.interrupt()
         self.state, self.stage = state, stage
         return [
             Transition(

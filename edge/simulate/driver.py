@@ -43,6 +43,7 @@ class Simulator:
         self.pins: SimPins | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._rates: dict[str, float | None] = {}
         self._trains = {
             s.id: PulseTrain() for s in config.sensors if isinstance(s.input, PulseInput)
         }
@@ -93,8 +94,10 @@ class Simulator:
         for sensor in self.config.sensors:
             sim = self.timeline.value_at(sensor.id, t)
             self.pins.apply(sensor, sim)
-            if isinstance(sensor.input, PulseInput):
-                self._pulses(sensor, sim.value if sim.fail is None else None, dt)
+            if sensor.id in self._trains:
+                # The pulses of the tick just ended come at the rate that held during it.
+                self._pulses(sensor, self._rates.get(sensor.id), dt)
+                self._rates[sensor.id] = sim.value if sim.fail is None else None
 
     def _pulses(self, sensor: SensorConfig, rate: float | None, dt: float) -> None:
         assert self.pins is not None

@@ -43,6 +43,11 @@ class MockMCP3008(MockSPIDevice):  # type: ignore[misc]  # gpiozero is untyped
         super().__init__(
             SPI0_CLOCK, SPI0_MOSI, SPI0_MISO, SPI0_SELECT[select], pin_factory=pin_factory
         )
+        # Chip select idles high (deselected), as the Pi's SPI controller keeps it. A mock
+        # pin would float low, and a chip nobody has opened yet would answer its
+        # neighbour's conversations on the shared MISO line.
+        if self.select_pin.function == "input":
+            self.select_pin.drive_high()
         self._codes = [0] * CHANNELS
         self._answered = False
         self.conversions = 0
