@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import platform
 import re
@@ -119,19 +120,17 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """A GitHub-flavoured Markdown table (also readable on a terminal)."""
     cells = [[str(h) for h in headers]] + [[_cell(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |"]
-    lines[0] = "| " + " | ".join(c.ljust(w) for c, w in zip(cells[0], widths, strict=True)) + " |"
-    lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    lines += [
-        "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |"
-        for r in cells[1:]
-    ]
-    return "\n".join(lines)
+
+    def line(row: Sequence[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
+
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(cells[0]), rule, *(line(r) for r in cells[1:])])
 
 
 def _cell(value: Any) -> str:
     if isinstance(value, float):
-        if value != value:  # NaN
+        if math.isnan(value):
             return "-"
         if abs(value) >= 1000:
             return f"{value:,.0f}"
@@ -161,13 +160,16 @@ def write_result(name: str, data: dict[str, Any], tables: dict[str, str]) -> Pat
     return path
 
 
-def quiet_logs(level: str = "info") -> io.TextIOBase:
+_DEVNULL: list[io.TextIOBase] = []
+
+
+def quiet_logs(level: str = "info") -> None:
     """structlog as in production (JSON lines, every field rendered) into /dev/null."""
     from edge import logs
 
-    sink: io.TextIOBase = open(os.devnull, "w")  # noqa: SIM115  # lives as long as the run
-    logs.configure(level, "json", stream=sink)
-    return sink
+    if not _DEVNULL:
+        _DEVNULL.append(open(os.devnull, "w"))  # noqa: SIM115  # lives as long as the run
+    logs.configure(level, "json", stream=_DEVNULL[0])
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, step: float = 0.001) -> bool:

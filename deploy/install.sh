@@ -188,7 +188,7 @@ source_fingerprint() {
 
 venv_and_package() {
     [[ $use_venv == yes ]] || return 0
-    local venv want have stamp fingerprint
+    local venv want have stamp fingerprint version
     venv=$(path "$VENV")
     want=$(python_version "$python") || die "$python does not run"
     [[ $(printf '%s\n' "$want" 3.11 | sort -V | head -n1) == 3.11 ]] ||
@@ -217,8 +217,12 @@ venv_and_package() {
     say "pip install $REPO"
     PIP_ROOT_USER_ACTION=ignore "$venv/bin/python" -m pip install --no-input \
         --disable-pip-version-check --quiet "$REPO"
+    # A package that installs but does not run must fail the install, loudly, and be
+    # retried by the next run (no stamp written).
+    version=$("$venv/bin/siaga-edge" --version) ||
+        die "the installed $venv/bin/siaga-edge does not run (see the error above)"
     printf '%s\n' "$fingerprint" >"$stamp"
-    say "installed siaga-edge $("$venv/bin/siaga-edge" --version | cut -d' ' -f2) into $venv"
+    say "installed $version into $venv"
     changed=yes
 }
 

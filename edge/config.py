@@ -23,6 +23,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_PATH = Path("/etc/siaga-edge/config.toml")
@@ -128,6 +129,9 @@ class MqttConfig(Strict):
             raise ValueError("cert_file and key_file go together (mutual TLS)")
         if self.password_file is not None and self.username is None:
             raise ValueError("password_file needs a username")
+        if len({urlsplit(u).scheme for u in self.broker_urls}) > 1:
+            # One TLS setting serves every broker in the list.
+            raise ValueError("urls mixes mqtt:// and mqtts://; use one scheme for all brokers")
         return self
 
     @property
@@ -139,6 +143,9 @@ class StorageConfig(Strict):
     path: Path = Path("/var/lib/siaga-edge/outbox.sqlite3")
     retain_days: float = Field(default=7.0, gt=0, description="Keep delivered events for resend")
     max_mb: float = Field(default=256.0, gt=0, description="Bound on the store's size")
+    # Test only (fault injection: a full disk), left out of the schema and the docs:
+    # SQLite's max_page_count, so the store fills up after this many pages.
+    max_page_count: SkipJsonSchema[int | None] = Field(default=None, ge=1)
 
 
 class AlertsConfig(Strict):
@@ -433,7 +440,7 @@ class SensorConfig(Strict):
         names = [s.name for s in self.stages]
         if len(set(names)) != len(names):
             raise ValueError("stage names must be unique")
-        gap = min((abs(b - a) for a, b in zip(levels, levels[1:], strict=False)), default=None)
+        gap = min((abs(levels[i + 1] - levels[i]) for i in range(len(levels) - 1)), default=None)
         if gap is not None and self.hysteresis > 0 and self.hysteresis >= gap:
             raise ValueError(
                 f"hysteresis ({self.hysteresis}) must be smaller than the smallest gap "

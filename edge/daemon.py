@@ -12,21 +12,32 @@ from __future__ import annotations
 
 import queue
 import signal
+import sqlite3
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from edge import __version__, logs
+from edge import __version__, homeassistant, logs
 from edge.clock import Clock, iso_ms, wall_at
 from edge.config import DEVICE_SENSOR, ConfigError, SensorConfig, SiagaConfig, load_config
+from edge.control import (
+    CALL_TIMEOUT_S,
+    TAP_LIMIT,
+    ControlError,
+    ControlServer,
+    ControlService,
+    sensor_reading,
+)
 from edge.delivery import Delivery, Purpose
 from edge.detect.build import machine_for
 from edge.detect.machine import SensorMachine
 from edge.detect.types import Reason, State, Transition
+from edge.drill import Drill, DrillError
 from edge.events import EventBuilder, new_event_id
 from edge.mqtt import MqttLink, Will
 from edge.outbox import Outbox, StorageError, Stored
@@ -43,6 +54,7 @@ from edge.payloads import (
 )
 from edge.sdnotify import Notifier
 from edge.sensors import Sample, Sensor, open_sensor
+from edge.simulate.scenario import Scenario, ScenarioError
 from edge.topics import Topics
 
 log = logs.get("daemon")
@@ -54,6 +66,13 @@ REPEAT_CHECK_S = 1.0
 STORE_RETRY_S = 1.0
 SHUTDOWN_FLUSH_S = 3.0
 MAX_BATCH = 500
+MAX_QUEUED_RESENDS = 10_000  # repeats and resends waiting for the window, at most
+OVERDUE_KEEPALIVES = 4  # no PUBACK after this many keepalives while connected: send again
+OVERDUE_MIN_S = 30.0
+DRILL_TICK_S = 0.05  # a drill feeds its machines in batches at most this often
+TAP_EXPIRY_S = 60.0  # a calibrate tap nobody has read for this long is dropped
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,11 +148,24 @@ class Daemon:
         self._started_mono = clock.monotonic()
         self._pending: list[Callable[[int], Event]] = []  # built but not yet stored (disk full)
         self._to_mark: list[int] = []
-        self._extra: list[tuple[Stored, Purpose]] = []  # repeats and resends waiting for room
+        self._marks_due = 0.0  # when the oldest unflushed PUBACK mark must be committed
+        self._extra: deque[tuple[Stored, Purpose]] = deque()  # repeats, resends waiting for room
+        self._store_retry_at = 0.0  # when to try the store again after a failed write
+        # Retained states: the newest per sensor waiting to go, and those in flight (mid ->
+        # sensor, sent at); at most one in flight per sensor, see _flush_states.
+        self._state_due: dict[str, bytes] = {}
+        self._state_sent: dict[int, tuple[str, float]] = {}
+        self._backlog = False  # the last pump filled its room: more events may be waiting
         self._alarm_t: dict[int, float] = {}  # seq -> monotonic time the alarm was decided
         self.last_alarm_latency: float | None = None
         self._next: dict[str, float] = {}
         self._drill_machines: dict[str, SensorMachine] = {}
+        self._drill: Drill | None = None
+        self._drill_count = 0
+        self._drill_log: list[Event] = []  # the last drill's events, for `siaga-edge drill`
+        self._taps: dict[str, list[Sample]] = {}  # sensor -> samples for `calibrate`
+        self._tap_read: dict[str, float] = {}
+        self.control: ControlServer | None = None
         self.ready = threading.Event()
 
     # ------------------------------------------------------------------ lifecycle
@@ -169,12 +201,17 @@ class Daemon:
 
     def _start(self) -> None:
         cfg = self.config
-        self.outbox = Outbox(
-            cfg.storage.path,
-            retain_days=cfg.storage.retain_days,
-            max_mb=cfg.storage.max_mb,
-            wall=self.clock.wall,
-        )
+        try:
+            self.outbox = Outbox(
+                cfg.storage.path,
+                retain_days=cfg.storage.retain_days,
+                max_mb=cfg.storage.max_mb,
+                wall=self.clock.wall,
+                max_page_count=cfg.storage.max_page_count,
+            )
+        except StorageError as exc:
+            log.critical("store_unavailable", path=str(cfg.storage.path), error=str(exc))
+            raise
         self.delivery.restart_from(self.outbox.first_undelivered(), self.outbox.last_seq())
         self.annunciator = Annunciator(cfg.outputs, self.factory)
         now = self.clock.monotonic()
@@ -194,7 +231,8 @@ class Daemon:
             client_id=f"siaga-{cfg.site.id}-{cfg.site.device}",
             handler=_LinkBridge(self),
             will=Will(self.topics.status, status_offline.to_json()),
-            subscriptions=(self.topics.ack, self.topics.resend),
+            subscriptions=(self.topics.ack, self.topics.resend)
+            + ((homeassistant.status_topic(cfg),) if cfg.homeassistant.enabled else ()),
         )
         self.link.start()
         self._running = True
@@ -205,6 +243,7 @@ class Daemon:
             "evict": t + 60.0,
             "watchdog": t,
             "telemetry": t + cfg.telemetry.interval_s if cfg.telemetry.interval_s else float("inf"),
+            "drill": float("inf"),
         }
         # Alerts are accepted from here on, whether or not the broker answers.
         self.notifier.ready()
@@ -218,6 +257,7 @@ class Daemon:
             last_seq=self.outbox.last_seq(),
             undelivered=self.outbox.depth(),
         )
+        self._start_control()
         if self.on_started is not None:
             self.on_started(self)
 
@@ -240,6 +280,10 @@ class Daemon:
     def _shutdown(self) -> None:
         self.notifier.stopping()
         log.info("daemon_stopping")
+        if self.control is not None:
+            self.control.stop()
+        if self._drill is not None:
+            self._drill_end("interrupted", "daemon stopping")
         for sensor_id in list(self.sensors):
             sensor = self.sensors.pop(sensor_id)
             try:
@@ -297,7 +341,8 @@ class Daemon:
                 if due is not None and due <= now:
                     self._emit(machine.tick(now), drill=machine in self._drill_machines.values())
             self._retry_pending()
-            self._flush_marks()
+            if now >= self._marks_due or len(self._to_mark) >= MAX_BATCH:
+                self._flush_marks()  # one commit (fsync) per FLUSH_MARKS_S, not per PUBACK
             self._periodic(now)
             self._pump()
 
@@ -309,9 +354,17 @@ class Daemon:
             if due is not None:
                 times.append(due)
         if self._to_mark:
-            times.append(now + FLUSH_MARKS_S)
-        if self._extra or (self.outbox is not None and self.delivery.paused_until > now):
-            times.append(now + 0.01)
+            times.append(self._marks_due)
+        if self._pending:
+            times.append(self._store_retry_at)
+        if self.link is not None and self.link.connected.is_set():
+            # (while disconnected, the reconnection itself wakes the loop)
+            if self.delivery.paused_until > now:
+                times.append(self.delivery.paused_until)
+            elif self._backlog or self._extra:  # a paced drain: wake for the next tokens
+                due = self.delivery.refill_at(now)
+                if due is not None:
+                    times.append(due)
         return max(0.0, min(times) - now)
 
     def _drain(self, *, block: bool, timeout: float = 0.0) -> None:
@@ -348,6 +401,9 @@ class Daemon:
         if machine is None:
             return
         self.last_samples[sample.sensor] = sample
+        tap = self._taps.get(sample.sensor)
+        if tap is not None and len(tap) < TAP_LIMIT:
+            tap.append(sample)
         self._emit(machine.sample(sample.t, sample.value))
 
     def _on_control(self, msg: _Control) -> None:
@@ -363,7 +419,11 @@ class Daemon:
     # ------------------------------------------------------------------ events
 
     def _emit(self, transitions: list[Transition], *, drill: bool = False) -> None:
+        if not transitions:
+            return  # most samples change nothing: no outputs to drive, no SQL to run
         for tr in transitions:
+            if drill and tr.reason is Reason.STARTUP:
+                continue  # a drill's own machines warming up is not news
             wall = wall_at(self.clock, tr.t)
             previous = tr.previous
             if tr.reason is Reason.STARTUP and tr.state in (State.STARTING, State.DISABLED):
@@ -404,6 +464,8 @@ class Daemon:
             event = self._store(build)
             if event is not None and event.state is State.ALARM and not drill:
                 self._alarm_t[event.seq] = tr.t
+            if event is not None and drill:
+                self._drill_log.append(event)
         self._update_outputs()
 
     def _device_event(self, state: State, reason: Reason, detail: str) -> None:
@@ -432,6 +494,7 @@ class Daemon:
         except StorageError as exc:
             log.error("store_write_failed", error=str(exc), held_in_memory=len(self._pending) + 1)
             self._pending.append(build)
+            self._store_retry_at = self.clock.monotonic() + STORE_RETRY_S
             return None
         self._publish_state(event)
         self._pump()
@@ -440,15 +503,20 @@ class Daemon:
     def _retry_pending(self) -> None:
         if not self._pending or self.outbox is None:
             return
+        now = self.clock.monotonic()
+        if now < self._store_retry_at:
+            return  # a full disk stays full for a while: not one attempt per sample
         held, self._pending = self._pending, []
         for i, build in enumerate(held):
             try:
                 event = self.outbox.append(build)
             except StorageError:
                 self._pending = held[i:]
+                self._store_retry_at = now + STORE_RETRY_S
                 return
             self._publish_state(event)
         log.info("store_recovered", written=len(held))
+        self._pump()
 
     def _last_known_state(self, sensor: str) -> State | None:
         assert self.outbox is not None
@@ -463,16 +531,45 @@ class Daemon:
     # ------------------------------------------------------------------ delivery
 
     def _publish_state(self, event: Event) -> None:
-        if self.link is not None and event.sensor != DEVICE_SENSOR:
-            self.link.publish(self.topics.state(event.sensor), event.to_json(), qos=1, retain=True)
+        # The retained state is the real present: a drill never overwrites it.
+        if event.sensor != DEVICE_SENSOR and not event.drill:
+            self._state_due[event.sensor] = event.to_json()
+            self._flush_states()
+
+    def _flush_states(self) -> None:
+        """Hand paho the newest retained state of each sensor, one in flight per sensor.
+
+        A state is the present, so only the newest matters: during a storm (or a dead link
+        not yet noticed) thousands of stale states would otherwise queue in paho, unbounded
+        and ahead of the events, and be re-sent on reconnect before them."""
+        link = self.link
+        if link is None or not self._state_due or not link.connected.is_set():
+            return
+        busy = {sensor for sensor, _ in self._state_sent.values()}
+        now = self.clock.monotonic()
+        for sensor in [s for s in self._state_due if s not in busy]:
+            mid = link.publish(
+                self.topics.state(sensor), self._state_due[sensor], qos=1, retain=True
+            )
+            if mid is None:
+                return
+            self._state_sent[mid] = (sensor, now)
+            del self._state_due[sensor]
 
     def _on_connected(self) -> None:
         assert self.outbox is not None and self.link is not None
+        self._fit_window(self.link.receive_maximum)
+        now = self.clock.monotonic()
+        self.delivery.resent_all(now)  # paho sends what it held again, now
+        for mid, (sensor, _) in self._state_sent.items():
+            self._state_sent[mid] = (sensor, now)
         status = Status(state="online", ts=iso_ms(self.clock.wall()), version=__version__)
         self.link.publish(self.topics.status, status.to_json(), qos=1, retain=True)
         for sensor, stored in self.outbox.latest().items():
-            if sensor != DEVICE_SENSOR:
-                self.link.publish(self.topics.state(sensor), stored.payload, qos=1, retain=True)
+            if sensor != DEVICE_SENSOR and b'"drill":true' not in stored.payload:
+                self._state_due.setdefault(sensor, stored.payload)
+        self._flush_states()
+        self._publish_discovery()
         self.notifier.status("broker connected")
         self._pump()
 
@@ -484,21 +581,28 @@ class Daemon:
         now = self.clock.monotonic()
         room = self.delivery.room(now)
         if room <= 0:
+            # Whatever waits goes when a PUBACK frees the window or the pace allows
+            # (_sleep_for wakes for that): never an idle second for a new alarm.
+            self._backlog = True
             return
         batch = outbox.undelivered(self.delivery.cursor, room)
+        self._backlog = len(batch) >= room
         for stored in batch:
             if not self._send(stored, Purpose.EVENT, now):
                 return
         room -= len(batch)
         sent: list[int] = []
         while room > 0 and self._extra:
-            stored, purpose = self._extra.pop(0)
+            stored, purpose = self._extra.popleft()
             if not self._send(stored, purpose, now):
-                self._extra.insert(0, (stored, purpose))
+                self._extra.appendleft((stored, purpose))
                 break
             sent.append(stored.seq)
             room -= 1
-        outbox.mark_sent(sent)
+        try:
+            outbox.mark_sent(sent)
+        except (StorageError, sqlite3.Error) as exc:  # the repeat timer's: a repeat comes early
+            log.error("mark_sent_failed", error=str(exc), events=len(sent))
 
     def _send(self, stored: Stored, purpose: Purpose, now: float) -> bool:
         assert self.link is not None
@@ -510,6 +614,12 @@ class Daemon:
 
     def _on_puback(self, msg: _Puback) -> None:
         now = self.clock.monotonic()
+        state = self._state_sent.pop(msg.mid, None)
+        if state is not None:
+            if not msg.ok:
+                log.error("state_publish_refused", sensor=state[0], reason=msg.reason)
+            self._flush_states()
+            return
         entry = self.delivery.acked(msg.mid, msg.ok, now)
         if entry is None:
             return
@@ -522,6 +632,8 @@ class Daemon:
             )
             return
         if entry.purpose is Purpose.EVENT:
+            if not self._to_mark:
+                self._marks_due = now + FLUSH_MARKS_S
             self._to_mark.append(entry.seq)
             decided = self._alarm_t.pop(entry.seq, None)
             if decided is not None:
@@ -543,8 +655,44 @@ class Daemon:
             marks, self._to_mark = self._to_mark, []
             try:
                 self.outbox.mark_delivered(marks)
-            except Exception as exc:  # will be re-sent: at least once, never lost
+            except (StorageError, sqlite3.Error) as exc:
+                # Kept and tried again: a mark lost here would leave the event undelivered
+                # in the store until a restart re-sent it.
                 log.error("mark_delivered_failed", error=str(exc), events=len(marks))
+                self._to_mark = marks + self._to_mark
+                self._marks_due = self.clock.monotonic() + STORE_RETRY_S
+
+    def _fit_window(self, receive_maximum: int) -> None:
+        """Keep what is in flight within the broker's MQTT v5 Receive Maximum (paho does
+        not): a broker that enforces it disconnects a client that exceeds it, and paho would
+        then exceed it again with its re-sends, forever. Room is kept for the retained
+        states, the status and discovery."""
+        fits = max(1, min(self.config.mqtt.inflight, receive_maximum - len(self.machines) - 2))
+        if fits != self.delivery.window:
+            log.info("inflight_window", window=fits, broker_receive_maximum=receive_maximum)
+            self.delivery.window = fits
+
+    def _check_overdue(self, now: float) -> None:
+        """A PUBACK that never comes while connected (a broker that lost the message, a
+        session gone astray) must not stall delivery: after a few keepalives the event is
+        forgotten as in flight and sent again from the outbox (same id: at least once)."""
+        link = self.link
+        if link is None or not link.connected.is_set():
+            return
+        max_age = max(OVERDUE_MIN_S, OVERDUE_KEEPALIVES * self.config.mqtt.keepalive_s)
+        overdue = self.delivery.overdue(now, max_age)
+        if overdue:
+            seqs = sorted(e.seq for e in overdue)
+            log.warning("puback_overdue", events=len(seqs), first_seq=seqs[0], after_s=max_age)
+        stale = [m for m, (_, t) in self._state_sent.items() if now - t > max_age]
+        if stale:
+            assert self.outbox is not None
+            latest = self.outbox.latest()
+            for mid in stale:
+                sensor, _ = self._state_sent.pop(mid)
+                if sensor not in self._state_due and sensor in latest:
+                    self._state_due[sensor] = latest[sensor].payload
+            self._flush_states()
 
     # ------------------------------------------------------------------ inbound
 
@@ -557,6 +705,11 @@ class Daemon:
                 self._on_ack(Ack.model_validate_json(payload))
             elif topic == self.topics.resend:
                 self._on_resend(Resend.model_validate_json(payload))
+            elif self.config.homeassistant.enabled and topic == homeassistant.status_topic(
+                self.config
+            ):
+                if homeassistant.is_birth(payload):
+                    self._publish_discovery()
             else:
                 log.warning("inbound_dropped", topic=topic, reason="unexpected topic")
         except ValidationError as exc:
@@ -568,7 +721,12 @@ class Daemon:
 
     def _on_ack(self, ack: Ack) -> None:
         assert self.outbox is not None
-        if self.outbox.ack(ack.event_id, ack.by):
+        try:
+            recorded = self.outbox.ack(ack.event_id, ack.by)
+        except (StorageError, sqlite3.Error) as exc:  # a full disk: the ack is asked for again
+            log.error("ack_not_recorded", event_id=ack.event_id, by=ack.by, error=str(exc))
+            return
+        if recorded:
             log.info("event_acknowledged", event_id=ack.event_id, by=ack.by)
             self._update_outputs()
         else:
@@ -577,7 +735,11 @@ class Daemon:
     def _on_resend(self, req: Resend) -> None:
         assert self.outbox is not None
         span = req.span()
-        stored = self.outbox.span(span.start, span.stop - 1)
+        room = MAX_QUEUED_RESENDS - len(self._extra)
+        if room <= 0:  # bounded memory whatever the control room (or a forger) asks
+            log.warning("resend_refused", from_seq=req.from_seq, to_seq=req.to_seq, reason="busy")
+            return
+        stored = self.outbox.span(span.start, min(span.stop - 1, span.start + room - 1))
         self._extra.extend((s, Purpose.RESEND) for s in stored)
         log.info("resend_requested", from_seq=req.from_seq, to_seq=req.to_seq, found=len(stored))
 
@@ -588,12 +750,20 @@ class Daemon:
         if now >= nxt["heartbeat"]:
             nxt["heartbeat"] = now + self.config.heartbeat.interval_s
             self._heartbeat(now)
+        if self.link is not None and not self.link.alive:
+            # paho's network thread is gone: publish() would queue forever. Exit for systemd.
+            log.critical("mqtt_thread_died", error=repr(self.link.fatal))
+            self.exit_code = 1
+            self._running = False
         if now >= nxt["repeat"]:
             nxt["repeat"] = now + REPEAT_CHECK_S
+            self._check_overdue(now)
             self._queue_repeats()
         if now >= nxt["telemetry"]:
             nxt["telemetry"] = now + (self.config.telemetry.interval_s or float("inf"))
             self._telemetry()
+        if now >= nxt["drill"]:
+            self._drill_step(now)
         if now >= nxt["evict"]:
             nxt["evict"] = now + EVICT_EVERY_S
             assert self.outbox is not None
@@ -708,6 +878,8 @@ class Daemon:
         changed = [i for i in old_sensors if i in new_sensors and old_sensors[i] != new_sensors[i]]
         removed = [i for i in old_sensors if i not in new_sensors]
         added = [i for i in new_sensors if i not in old_sensors]
+        if self._drill is not None and set(self._drill.sensors) & set(changed + removed):
+            self._drill_end("stopped", "config reloaded")  # its machines are of the old config
         for sensor_id in changed + removed:
             self._remove_sensor(sensor_id)
         merged = new.model_copy(update={name: getattr(old, name) for name in needs_restart})
@@ -722,8 +894,192 @@ class Daemon:
         )
         self.outbox.audit("config_reloaded", detail)
         self._device_event(State.NORMAL, Reason.RELOAD, detail)
+        self._publish_discovery()
         log.info("config_reloaded", changed=changed, added=added, removed=removed)
         self.notifier.ready()
+
+    # ------------------------------------------------------------------ control channel
+    # The server answers on its own threads; everything below except `call` and
+    # `_start_control` runs on the core thread (through `call`).
+
+    def _start_control(self) -> None:
+        server = ControlServer(self.config.control.socket, ControlService(self))
+        try:
+            server.start()
+        except OSError as exc:
+            # Never a reason not to watch: only readings, calibrate and drill lose the daemon.
+            log.warning("control_unavailable", socket=str(server.path), error=str(exc))
+            return
+        self.control = server
+
+    def call(self, fn: Callable[[], T], timeout: float = CALL_TIMEOUT_S) -> T:
+        """Run ``fn`` on the core thread and return its result; for other threads only."""
+        done = threading.Event()
+        box: list[tuple[bool, Any]] = []
+
+        def run() -> None:
+            try:
+                box.append((True, fn()))
+            except BaseException as exc:
+                box.append((False, exc))
+            finally:
+                done.set()
+
+        self.post(_Call(run))
+        if not done.wait(timeout):
+            raise TimeoutError("the daemon's core loop did not answer in time")
+        ok, value = box[0]
+        if not ok:
+            raise value
+        return value  # type: ignore[no-any-return]
+
+    def readings(self) -> list[dict[str, Any]]:
+        now = self.clock.monotonic()
+        return [
+            sensor_reading(cfg, self.machines.get(cfg.id), self.last_samples.get(cfg.id), now)
+            for cfg in self.config.sensors
+        ]
+
+    def tap(self, sensor: str, action: str) -> list[list[float | None]]:
+        """Raw samples of one sensor for ``calibrate``: start, read (and clear), stop."""
+        now = self.clock.monotonic()
+        for stale in [s for s, t in self._tap_read.items() if now - t > TAP_EXPIRY_S]:
+            self._taps.pop(stale, None)
+            self._tap_read.pop(stale, None)
+        if sensor not in self.sensors:
+            known = ", ".join(self.sensors) or "none"
+            raise ControlError(f"no enabled sensor {sensor!r} (known: {known})")
+        if action == "start":
+            self._taps[sensor] = []
+            self._tap_read[sensor] = now
+            return []
+        if action == "stop":
+            self._taps.pop(sensor, None)
+            self._tap_read.pop(sensor, None)
+            return []
+        samples = self._taps.get(sensor)
+        if samples is None:
+            raise ControlError(f"no tap on {sensor!r}: tap_start first")
+        self._taps[sensor] = []
+        self._tap_read[sensor] = now
+        return [[s.t, s.value, s.raw] for s in samples]
+
+    # ------------------------------------------------------------------ drills
+
+    def drill_start(self, request: dict[str, Any], who: str) -> dict[str, Any]:
+        assert self.outbox is not None
+        if self._drill is not None:
+            raise ControlError(f"a drill is already running ({self._drill.name})")
+        try:
+            scenario = Scenario.model_validate(request.get("scenario"))
+            traces = {
+                str(name): [(float(t), float(v)) for t, v in samples]
+                for name, samples in dict(request.get("traces") or {}).items()
+            }
+            drill = Drill(scenario, traces, self.config, name=str(request.get("name") or "-"))
+        except (ValidationError, ScenarioError, DrillError, KeyError, TypeError, ValueError) as exc:
+            raise ControlError(f"drill refused: {exc}") from None
+        now = self.clock.monotonic()
+        self._drill = drill
+        self._drill_count += 1
+        self._drill_log = []
+        self._drill_machines = drill.machines
+        sensors = ", ".join(drill.sensors)
+        self.outbox.audit(
+            "drill_started",
+            f"scenario={drill.name} sensors={sensors} duration_s={drill.duration_s:g} by {who}",
+        )
+        log.warning("drill_started", scenario=drill.name, sensors=list(drill.sensors), by=who)
+        english = self.config.site.language.value == "en"
+        self._drill_marker(
+            f"{'started' if english else 'dimulai'}: {drill.name} "
+            f"({drill.duration_s:g} s; {sensors})"
+        )
+        self._emit(drill.start(now), drill=True)
+        self._next["drill"] = now
+        return {
+            "drill": self._drill_count,
+            "name": drill.name,
+            "duration_s": drill.duration_s,
+            "sensors": list(drill.sensors),
+        }
+
+    def drill_status(self, since: int = 0) -> dict[str, Any]:
+        drill = self._drill
+        now = self.clock.monotonic()
+        return {
+            "drill": self._drill_count,
+            "running": drill is not None,
+            "name": None if drill is None else drill.name,
+            "elapsed_s": None if drill is None else round(drill.elapsed(now), 3),
+            "duration_s": None if drill is None else drill.duration_s,
+            "events": [e.model_dump(mode="json", by_alias=True) for e in self._drill_log[since:]],
+            "next": len(self._drill_log),
+        }
+
+    def drill_stop(self, who: str) -> dict[str, Any]:
+        if self._drill is None:
+            raise ControlError("no drill is running")
+        self._drill_end("stopped", f"by {who}")
+        return {"drill": self._drill_count}
+
+    def _drill_step(self, now: float) -> None:
+        drill = self._drill
+        if drill is None:
+            self._next["drill"] = float("inf")
+            return
+        self._emit(drill.advance(now), drill=True)
+        if drill.finished(now):
+            self._drill_end("ended", "")
+        else:
+            self._next["drill"] = max(drill.next_due(), now + DRILL_TICK_S)
+
+    def _drill_end(self, how: str, detail: str) -> None:
+        """End the drill: audit always; the marker event only while running (a clean
+        shutdown publishes nothing new)."""
+        drill, self._drill = self._drill, None
+        self._drill_machines = {}
+        self._next["drill"] = float("inf")
+        if drill is None:
+            return
+        text = f"scenario={drill.name} how={how} samples={drill.samples_fed} {detail}".strip()
+        if self.outbox is not None:
+            self.outbox.audit("drill_ended", text)
+        log.warning("drill_ended", scenario=drill.name, how=how, detail=detail)
+        if self._running:
+            english = self.config.site.language.value == "en"
+            words = {
+                "ended": "ended" if english else "selesai",
+                "stopped": "stopped" if english else "dihentikan",
+            }
+            self._drill_marker(f"{words.get(how, how)}: {drill.name}")
+
+    def _drill_marker(self, detail: str) -> None:
+        """The drill's start or end, as an info event of the device flagged as a drill."""
+
+        def build(seq: int) -> Event:
+            event = self.builder.device_event(
+                state=State.NORMAL,
+                previous=State.NORMAL,
+                reason=Reason.DRILL,
+                detail=detail,
+                seq=seq,
+                event_id=new_event_id(),
+                wall=self.clock.wall(),
+            )
+            return event.model_copy(update={"drill": True})
+
+        event = self._store(build)
+        if event is not None:
+            self._drill_log.append(event)
+
+    # ------------------------------------------------------------------ Home Assistant
+
+    def _publish_discovery(self) -> None:
+        if not self.config.homeassistant.enabled or self.link is None:
+            return
+        topic, payload = homeassistant.discovery_message(self.config)
+        self.link.publish(topic, payload, qos=1, retain=False)
 
 
 class _LinkBridge:

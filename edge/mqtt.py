@@ -5,15 +5,21 @@ of paho's exponential backoff are added through its callbacks. Every paho callba
 guarded: an exception inside one would otherwise kill paho's network thread silently
 while ``publish()`` keeps returning success, so here it is recorded as fatal and reported
 to the daemon, which exits non-zero for systemd to restart it (the outbox keeps every
-event).
+event). The same goes for paho's network thread ending for any other reason (``alive``).
+
+A connection that fails before the broker accepts it is logged as one
+``broker_connect_failed`` line with the ``reason`` (the TLS verdict, the CONNACK code, the
+socket error) and a ``hint`` naming the config field to look at.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import socket
 import ssl
 import stat
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +36,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from edge import logs
 from edge.config import MqttConfig, MqttProtocol
+from edge.payloads import MAX_INBOUND_BYTES
 
 log = logs.get("mqtt")
 
@@ -38,6 +45,13 @@ BACKOFF_MAX_S = 30
 JITTER_MAX_S = 2.0
 FAILOVER_AFTER = 2
 PUBACK_OK_BELOW = 0x80  # MQTT v5: < 0x80 is success, incl. 0x10 "no matching subscribers"
+# MQTT v5 Maximum Packet Size the device accepts: the broker drops anything larger meant
+# for it, so a forged multi-megabyte ack never even reaches this process. Room for the
+# largest inbound payload the daemon reads (MAX_INBOUND_BYTES) plus topic and properties.
+MAX_PACKET_IN = MAX_INBOUND_BYTES + 1024
+
+
+NO_CONNACK = "no answer from the broker (no CONNACK) within the keepalive"
 
 
 class SecretError(Exception):
@@ -108,6 +122,10 @@ class MqttLink:
         self.url = self.urls[0]
         self.fatal: BaseException | None = None
         self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._last_error = ""  # paho's first error in this attempt, for one that died early
+        self._reported = False  # this attempt's failure is logged already
+        self.receive_maximum = 65535  # the broker's MQTT v5 Receive Maximum (CONNACK)
         v5 = cfg.protocol is MqttProtocol.V5
         self._v5 = v5
         self.client = paho.Client(
@@ -136,6 +154,7 @@ class MqttLink:
         self.client.on_disconnect = self._guard(self._on_disconnect)
         self.client.on_publish = self._guard(self._on_publish)
         self.client.on_message = self._guard(self._on_message)
+        self.client.on_log = self._guard(self._on_log)
 
     # ------------------------------------------------------------------ public
 
@@ -145,12 +164,16 @@ class MqttLink:
         if self._v5:
             props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             props.SessionExpiryInterval = self.cfg.session_expiry_s
+            props.MaximumPacketSize = MAX_PACKET_IN
             self.client.connect_async(
                 host, port, self.cfg.keepalive_s, clean_start=False, properties=props
             )
         else:
             self.client.connect_async(host, port, self.cfg.keepalive_s)
         self.client.loop_start()
+        # paho has no public handle on its network thread; ``alive`` watches it, because an
+        # exception outside our callbacks ends it silently while publish() still queues.
+        self._thread = self.client._thread
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> int | None:
         """Hand a message to paho; the mid to match its PUBACK, or None when not connected."""
@@ -172,7 +195,11 @@ class MqttLink:
 
     @property
     def alive(self) -> bool:
-        return self.fatal is None
+        """False once a callback failed or paho's network thread ended unasked."""
+        if self.fatal is not None:
+            return False
+        thread = self._thread
+        return self._stopping or thread is None or thread.is_alive()
 
     # ------------------------------------------------------------------ callbacks
 
@@ -205,19 +232,39 @@ class MqttLink:
         if self._failures:
             # paho's backoff has no jitter; a fleet restarting together must not stampede.
             time.sleep(random.uniform(0.0, min(JITTER_MAX_S, 0.25 * self._failures)))
+        self._reported = False
+        self._last_error = ""
 
     def _on_connect_fail(self, _c: paho.Client, _ud: Any) -> None:
+        # paho calls this from inside its ``except OSError``: the exception is still there.
         self._failures += 1
-        log.warning("broker_unreachable", url=self.url, attempts=self._failures)
+        self._connect_failed(sys.exception() or self._last_error or "connection failed")
+
+    def _connect_failed(self, why: BaseException | str) -> None:
+        reason, hint = explain(why)
+        # An unreachable broker is an outage (it passes); a refusal is a misconfiguration.
+        refused = reason.startswith(("TLS", "the broker refused"))
+        (log.error if refused else log.warning)(
+            "broker_connect_failed", url=self.url, attempts=self._failures, reason=reason, hint=hint
+        )
+        self._last_error = ""
+        self._reported = True
+
+    def _on_log(self, _c: paho.Client, _ud: Any, level: int, buf: str) -> None:
+        # Keep paho's first error of an attempt (the cause), not its later "not connected".
+        if level == paho.MQTT_LOG_ERR and not self._last_error:
+            self._last_error = buf
 
     def _on_connect(
-        self, client: paho.Client, _ud: Any, flags: Any, rc: ReasonCode, _props: Any
+        self, client: paho.Client, _ud: Any, flags: Any, rc: ReasonCode, props: Any
     ) -> None:
         if rc.is_failure:
             self._failures += 1
-            log.error("broker_refused", url=self.url, reason=str(rc))
+            self._connect_failed(f"the broker refused the connection: {rc}")
             return
         self._failures = 0
+        self._last_error = ""
+        self.receive_maximum = int(getattr(props, "ReceiveMaximum", 65535))
         for topic in self.subscriptions:
             client.subscribe(topic, qos=1)
         self.connected.set()
@@ -232,8 +279,15 @@ class MqttLink:
             self.connected.clear()
             if not self._stopping:
                 self._failures += 1
-                log.warning("broker_disconnected", url=self.url, reason=str(rc))
+                log.warning("broker_disconnected", url=self.url, reason=self._last_error or str(rc))
+            self._last_error = ""
             self.handler.on_disconnected(str(rc))
+        elif not self._stopping and not self._reported:
+            # Connected at TCP (and TLS) level but never accepted: with TLS 1.3 a broker
+            # refuses a client certificate only after the handshake, on the first read; a
+            # silent network lets paho wait one keepalive for the CONNACK.
+            self._failures += 1
+            self._connect_failed(self._last_error or NO_CONNACK)
 
     def _on_publish(self, _c: paho.Client, _ud: Any, mid: int, rc: ReasonCode, _props: Any) -> None:
         ok = not rc.is_failure
@@ -241,3 +295,69 @@ class MqttLink:
 
     def _on_message(self, _c: paho.Client, _ud: Any, msg: paho.MQTTMessage) -> None:
         self.handler.on_message(msg.topic, bytes(msg.payload))
+
+
+# ---------------------------------------------------------------------- explaining failures
+
+_TLS_ALERT_HINTS = (
+    (
+        "CERTIFICATE_REQUIRED",
+        "the broker wants a client certificate: set mqtt.cert_file and mqtt.key_file",
+    ),
+    (
+        "UNKNOWN_CA",
+        "the broker does not trust this device's certificate (mqtt.cert_file): "
+        "it was not signed by the broker's CA",
+    ),
+    ("BAD_CERTIFICATE", "the broker refused this device's certificate (mqtt.cert_file)"),
+    ("CERTIFICATE_EXPIRED", "this device's certificate (mqtt.cert_file) has expired"),
+    ("CERTIFICATE_REVOKED", "this device's certificate (mqtt.cert_file) was revoked"),
+    ("CERTIFICATE_UNKNOWN", "the broker refused this device's certificate (mqtt.cert_file)"),
+)
+_VERIFY_HINTS = {
+    10: "the broker's certificate has expired (or this device's clock is wrong: timedatectl)",
+    9: "the broker's certificate is not valid yet (or this device's clock is wrong: timedatectl)",
+    62: "the broker's certificate does not name the host in mqtt.url; use a name it was issued for",
+    64: "the broker's certificate does not name the address in mqtt.url; use a name it was "
+    "issued for",
+}
+_UNTRUSTED_HINT = "mqtt.ca_file is not the CA that signed the broker's certificate"
+
+
+def explain(why: BaseException | str) -> tuple[str, str]:
+    """(reason, hint) for a connection that failed before the broker accepted it.
+
+    Only the exception's own text goes out: no config value, nothing secret."""
+    if isinstance(why, ssl.SSLCertVerificationError):
+        reason = f"TLS: the broker's certificate was refused: {why.verify_message}"
+        code = why.verify_code
+        if code in _VERIFY_HINTS:
+            return reason, _VERIFY_HINTS[code]
+        if code in (2, 18, 19, 20, 21):
+            return reason, _UNTRUSTED_HINT
+        return reason, "check mqtt.ca_file against the broker's certificate"
+    if isinstance(why, ssl.SSLError):
+        return _explain_text(f"TLS: {why.reason or why}")
+    if isinstance(why, ConnectionRefusedError):
+        return "connection refused", "is the broker running, and is the port in mqtt.url right?"
+    if isinstance(why, socket.gaierror):
+        return f"name not resolved: {why.strerror}", "check the host in mqtt.url and DNS"
+    if isinstance(why, TimeoutError | socket.timeout):
+        return "timed out", "the network path to the broker: link, routing, firewall"
+    if isinstance(why, OSError):
+        return (why.strerror or str(why)), "the network path to the broker"
+    return _explain_text(str(why))
+
+
+def _explain_text(text: str) -> tuple[str, str]:
+    upper = text.upper()
+    for marker, hint in _TLS_ALERT_HINTS:
+        if marker in upper:
+            return f"TLS: the broker refused this device ({text})", hint
+    if text == NO_CONNACK:
+        return text, "the network path to the broker: link, routing, firewall"
+    if "NOT AUTHORIZED" in upper or "BAD USER NAME OR PASSWORD" in upper:
+        return text, "check mqtt.username, mqtt.password_file and the broker's ACL"
+    if "TLS" in upper or "SSL" in upper:
+        return text, "check mqtt.ca_file, mqtt.cert_file and mqtt.key_file"
+    return text, "see the broker's log for this client id"

@@ -8,6 +8,11 @@ Eviction order when the store is over ``max_mb`` or past ``retain_days``: delive
 acknowledged (or never needing an ack) events, oldest first. An undelivered event, or an
 alarm/fault still waiting for its ack, is never evicted.
 
+A store that is damaged at startup (not a database, malformed pages, ``quick_check``
+failing) is moved aside under a timestamped name and a fresh one started; one that cannot
+be opened for another reason (permissions, a read-only or failing disk) is refused with
+:class:`StorageError`, never moved aside: its undelivered events stay where they are.
+
 Owned by one thread (the daemon's core loop); not safe to share.
 """
 
@@ -20,6 +25,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from edge import logs
 from edge.payloads import Event
@@ -49,6 +55,9 @@ INSERT OR IGNORE INTO meta(key, value) VALUES ('seq', 0);
 """
 
 EVICT_BATCH = 500
+WAL_AUTOCHECKPOINT_PAGES = 100  # ~400 kB of WAL, then it is checkpointed
+WAL_SIZE_LIMIT = 1024 * 1024  # what a reset WAL file is truncated back to, at most
+T = TypeVar("T")
 
 
 class StorageError(Exception):
@@ -83,6 +92,10 @@ class Outbox:
         try:
             self.db = self._open()
         except sqlite3.DatabaseError as exc:
+            if not _is_corrupt(exc):
+                # Not the file's fault (permissions, a read-only or failing disk): moving a
+                # good store aside would orphan its undelivered events. Refuse to start.
+                raise StorageError(f"cannot open the store {path}: {exc}") from exc
             self.moved_aside = self._move_aside(str(exc))
             self.db = self._open()
 
@@ -93,6 +106,11 @@ class Outbox:
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
+            # A small WAL: SQLite's default lets it reach 4 MB before folding it into the
+            # database, and on a nearly full disk the WAL alone fills what is left, after
+            # which no checkpoint can grow the database to absorb it: stuck for good.
+            db.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+            db.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
             if self._max_page_count is not None:
                 db.execute(f"PRAGMA max_page_count={int(self._max_page_count)}")
             row = db.execute("PRAGMA quick_check").fetchone()
@@ -126,90 +144,131 @@ class Outbox:
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db
+            self.db.execute("COMMIT")  # may fail too (SQLITE_FULL): then nothing is committed
         except BaseException:
             if self.db.in_transaction:  # SQLite may already have rolled back (SQLITE_FULL)
-                self.db.execute("ROLLBACK")
+                with suppress(sqlite3.Error):
+                    self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
+
+    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """One write transaction; on a full disk make room once and try again.
+
+        Raises :class:`StorageError` when it still cannot be committed."""
+        try:
+            with self._tx() as db:
+                result = fn(db)
+        except sqlite3.OperationalError as exc:
+            if not _is_full(exc) or not self._make_room():
+                self.last_error = str(exc)
+                raise StorageError(str(exc)) from exc
+            try:
+                with self._tx() as db:
+                    result = fn(db)
+            except sqlite3.OperationalError as again:
+                self.last_error = str(again)
+                raise StorageError(str(again)) from again
+        if self.last_error is not None:
+            log.info("store_writable_again", error_was=self.last_error)
+            self.last_error = None
+            self._checkpoint()  # what piled up in the WAL meanwhile goes into the database
+        return result
+
+    def _make_room(self) -> bool:
+        """After SQLITE_FULL: fold the WAL into the database and truncate it, then evict.
+
+        The WAL is only reset by a checkpoint, which SQLite runs by itself at 1000 pages
+        (4 MB): on a disk with less free space than that, the WAL alone would fill it and
+        keep it full after space came back. True if anything was freed."""
+        freed = self._checkpoint()
+        evicted = self._evict(force=True)
+        if evicted:
+            self._checkpoint()
+        return freed or evicted > 0
+
+    def _checkpoint(self) -> bool:
+        wal = Path(f"{self.path}-wal")
+        try:
+            before = wal.stat().st_size
+        except OSError:
+            return False
+        try:
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.Error as exc:
+            log.warning("checkpoint_failed", error=str(exc))
+        try:
+            return wal.stat().st_size < before
+        except OSError:
+            return True
 
     # ------------------------------------------------------------------ writing
 
     def append(self, build: Callable[[int], Event]) -> Event:
         """Assign the next seq, build the event with it, commit; only then return it."""
-        try:
-            return self._append(build)
-        except sqlite3.OperationalError as exc:
-            if not _is_full(exc) or not self._evict(force=True):
-                self.last_error = str(exc)
-                raise StorageError(str(exc)) from exc
-        try:
-            return self._append(build)
-        except sqlite3.OperationalError as exc:
-            self.last_error = str(exc)
-            raise StorageError(str(exc)) from exc
+        return self._write(lambda db: self._append(db, build))
 
-    def _append(self, build: Callable[[int], Event]) -> Event:
-        with self._tx() as db:
-            (last,) = db.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()
-            event = build(int(last) + 1)
-            db.execute(
-                "INSERT INTO events(seq, id, sensor, state, requires_ack, created, payload) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    event.seq,
-                    event.id,
-                    event.sensor,
-                    event.state.value,
-                    int(event.requires_ack),
-                    self._wall(),
-                    event.to_json(),
-                ),
-            )
-            db.execute("UPDATE meta SET value = ? WHERE key = 'seq'", (event.seq,))
-            db.execute(
-                "INSERT INTO latest(sensor, seq) VALUES (?, ?) "
-                "ON CONFLICT(sensor) DO UPDATE SET seq = excluded.seq",
-                (event.sensor, event.seq),
-            )
-        self.last_error = None
+    def _append(self, db: sqlite3.Connection, build: Callable[[int], Event]) -> Event:
+        (last,) = db.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()
+        event = build(int(last) + 1)
+        db.execute(
+            "INSERT INTO events(seq, id, sensor, state, requires_ack, created, payload) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                event.seq,
+                event.id,
+                event.sensor,
+                event.state.value,
+                int(event.requires_ack),
+                self._wall(),
+                event.to_json(),
+            ),
+        )
+        db.execute("UPDATE meta SET value = ? WHERE key = 'seq'", (event.seq,))
+        db.execute(
+            "INSERT INTO latest(sensor, seq) VALUES (?, ?) "
+            "ON CONFLICT(sensor) DO UPDATE SET seq = excluded.seq",
+            (event.sensor, event.seq),
+        )
         return event
 
     def mark_delivered(self, seqs: list[int]) -> None:
+        """Raises StorageError if it cannot be recorded (the caller keeps the marks)."""
         if not seqs:
             return
-        now = self._wall()
-        with self._tx() as db:
-            db.executemany(
-                "UPDATE events SET delivered = ? WHERE seq = ? AND delivered IS NULL",
-                [(now, s) for s in seqs],
+        rows = [(self._wall(), s) for s in seqs]
+        self._write(
+            lambda db: db.executemany(
+                "UPDATE events SET delivered = ? WHERE seq = ? AND delivered IS NULL", rows
             )
+        )
 
     def mark_sent(self, seqs: list[int]) -> None:
         if not seqs:
             return
-        now = self._wall()
-        with self._tx() as db:
-            db.executemany(
-                "UPDATE events SET last_sent = ? WHERE seq = ?", [(now, s) for s in seqs]
-            )
+        rows = [(self._wall(), s) for s in seqs]
+        self._write(
+            lambda db: db.executemany("UPDATE events SET last_sent = ? WHERE seq = ?", rows)
+        )
 
     def ack(self, event_id: str, by: str) -> bool:
         """Record an operator's ack; False when the event is unknown or was acked before."""
         now = self._wall()
-        with self._tx() as db:
+
+        def record(db: sqlite3.Connection) -> bool:
             cur = db.execute(
                 "UPDATE events SET acked = ?, acked_by = ? WHERE id = ? AND acked IS NULL",
                 (now, by, event_id),
             )
             if cur.rowcount:
                 self._audit(db, "event_acknowledged", f"id={event_id} by={by}")
-        return bool(cur.rowcount)
+            return bool(cur.rowcount)
+
+        return self._write(record)
 
     def audit(self, event: str, detail: str) -> None:
         try:
-            with self._tx() as db:
-                self._audit(db, event, detail)
-        except sqlite3.Error as exc:
+            self._write(lambda db: self._audit(db, event, detail))
+        except (StorageError, sqlite3.Error) as exc:
             log.error("audit_write_failed", audit_event=event, error=str(exc))
 
     def _audit(self, db: sqlite3.Connection, event: str, detail: str) -> None:
@@ -331,6 +390,18 @@ class Outbox:
         if removed:
             log.info("store_evicted", events=removed)
         return removed
+
+
+SQLITE_CORRUPT = 11
+SQLITE_NOTADB = 26
+
+
+def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:
+    """The file itself is damaged (not a database, malformed pages, quick_check failed)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:
+        return True  # raised here, by quick_check
+    return int(code) & 0xFF in (SQLITE_CORRUPT, SQLITE_NOTADB)
 
 
 def _is_full(exc: sqlite3.OperationalError) -> bool:

@@ -75,23 +75,31 @@ class _Detail:
     t: list[float]
     y: list[float]
     lines: _Lines
+    steps: bool = False
 
 
 def _level_lines(cfg: SensorConfig) -> _Lines:
     lines = _Lines()
-    lines.add(cfg.warning, f"warning {cfg.warning:g}", COLOURS[State.WARNING])
-    lines.add(cfg.alarm, f"alarm {cfg.alarm:g}", COLOURS[State.ALARM])
-    if cfg.hysteresis > 0:
-        sign = -1.0 if cfg.direction is Direction.RISING else 1.0
-        for name in ("warning", "alarm"):
-            at = getattr(cfg, name)
-            if at is not None and cfg.sta_lta is None:
-                lines.add(at + sign * cfg.hysteresis, f"{name} release", "#757575", ":")
+    for name, state in (("warning", State.WARNING), ("alarm", State.ALARM)):
+        at = getattr(cfg, name)
+        if at is None:
+            continue
+        lines.add(at, f"{name} {at:g}", COLOURS[state])
+        if cfg.hysteresis > 0:
+            release = (
+                at - cfg.hysteresis if cfg.direction is Direction.RISING else at + cfg.hysteresis
+            )
+            lines.add(release, f"{name} release {release:g}", "#757575", ":")
     for stage in cfg.stages:
-        lines.add(stage.level, f"{stage.name} ({stage.state.value})", COLOURS[State(stage.state)])
-    lines.add(cfg.fault.min, f"fault min {cfg.fault.min}", COLOURS[State.FAULT], "-.")
-    lines.add(cfg.fault.max, f"fault max {cfg.fault.max}", COLOURS[State.FAULT], "-.")
-    lines.add(cfg.rate_arm_above, f"rate armed above {cfg.rate_arm_above}", "#1565c0", ":")
+        colour = COLOURS[State(stage.state.value)]
+        lines.add(stage.level, f"{stage.name} ({stage.state.value}) {stage.level:g}", colour)
+    f = cfg.fault
+    if f.min is not None:
+        lines.add(f.min, f"fault below {f.min:g}", COLOURS[State.FAULT], "-.")
+    if f.max is not None:
+        lines.add(f.max, f"fault above {f.max:g}", COLOURS[State.FAULT], "-.")
+    if cfg.rate_arm_above is not None:
+        lines.add(cfg.rate_arm_above, f"rate armed above {cfg.rate_arm_above:g}", "#1565c0", ":")
     return lines
 
 
@@ -120,15 +128,25 @@ def _detail(cfg: SensorConfig, samples: Sequence[tuple[float, float]]) -> _Detai
         lines.add(per_min, f"rate alarm {per_min:g}/min", COLOURS[State.ALARM])
         return _Detail(f"rise, {cfg.unit or 'unit'}/min", ts, slopes, lines)
     if isinstance(classifier, PulseDensity):
+        # The count steps up at each pulse and down as each one leaves the window.
+        window = classifier.window.window_s
+        pulses = [t for t, v in samples if v >= 0.5]
+        end = samples[-1][0] if samples else 0.0
+        at = sorted({t for t, _ in samples} | {p + window for p in pulses if p + window <= end})
         counts: list[float] = []
-        for t, v in samples:
-            classifier.classify(t, v)
+        j = 0
+        for t in at:
+            while j < len(samples) and samples[j][0] <= t:
+                classifier.classify(*samples[j])
+                j += 1
             counts.append(float(classifier.window.count(t)))
         lines = _Lines()
         if classifier.warning is not None:
-            lines.add(float(classifier.warning), "warning", COLOURS[State.WARNING])
-        lines.add(float(classifier.alarm), "alarm", COLOURS[State.ALARM])
-        return _Detail(f"pulses in {classifier.window.window_s:g} s", ts, counts, lines)
+            lines.add(
+                float(classifier.warning), f"warning {classifier.warning}", COLOURS[State.WARNING]
+            )
+        lines.add(float(classifier.alarm), f"alarm {classifier.alarm}", COLOURS[State.ALARM])
+        return _Detail(f"pulses in {window:g} s", at, counts, lines, steps=True)
     return None
 
 
@@ -179,7 +197,7 @@ def plot_replay(
     axes = fig.subplots(rows, 1, sharex=True, height_ratios=[3, 2, 1] if rows == 3 else [3, 1])
     top, bottom = axes[0], axes[-1]
 
-    unit = f" ({cfg.unit})" if cfg.unit else ""
+    ylabel = f"value ({cfg.unit})" if cfg.unit else "value"
     filtered = _filtered(cfg, samples)
     if filtered is not None:
         top.plot(ts, vs, color="#90a4ae", linewidth=0.6, label="trace")
@@ -193,17 +211,23 @@ def plot_replay(
                 linewidth=1.0,
                 label=f"alarm ±{cfg.alarm:g}",
             )
+    elif cfg.input.type == "pulse":
+        pulses = [t for t, v in samples if v >= 0.5]
+        top.vlines(pulses, 0.0, 1.0, color="#263238", linewidth=0.8, label="pulses")
+        top.set_yticks([])
+        ylabel = "pulses"
     else:
-        draw = "steps-post" if cfg.input.type in ("digital", "pulse") else "default"
+        draw = "steps-post" if cfg.input.type == "digital" else "default"
         top.plot(ts, vs, color="#263238", linewidth=0.8, drawstyle=draw, label="trace")
         _draw_lines(top, _level_lines(cfg))
-    top.set_ylabel(f"value{unit}")
+    top.set_ylabel(ylabel)
     top.set_title(f"{cfg.id} ({cfg.kind.value}): replay of {len(samples)} samples")
     top.legend(loc="upper left", fontsize="small", ncols=2)
 
     if detail is not None:
         mid = axes[1]
-        mid.plot(detail.t, detail.y, color="#1565c0", linewidth=0.8)
+        style = "steps-post" if detail.steps else "default"
+        mid.plot(detail.t, detail.y, color="#1565c0", linewidth=0.8, drawstyle=style)
         _draw_lines(mid, detail.lines)
         mid.set_ylabel(detail.label)
         mid.legend(loc="upper left", fontsize="small")

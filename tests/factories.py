@@ -26,6 +26,7 @@ def smoke_config(broker_url: str, store: Path, **overrides: Any) -> SiagaConfig:
         "site": {"id": "lapas", "device": "pi-a"},
         "mqtt": {"url": broker_url, "keepalive_s": 5},
         "storage": {"path": str(store)},
+        "control": {"socket": str(store.parent / "control.sock")},
         "heartbeat": {"interval_s": 1},
         "outputs": {"siren_pin": "GPIO27", "status_led_pin": "GPIO22"},
         "sensors": [

@@ -311,6 +311,15 @@ def test_certs_refuse_a_device_not_named_site_slash_device(tmp_path: Path, name:
     assert name in result.stderr
 
 
+def test_certs_script_is_shellcheck_clean() -> None:
+    if shutil.which("shellcheck") is None:
+        pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
+    result = subprocess.run(
+        ["shellcheck", str(CERTS)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stdout
+
+
 # ---------------------------------------------------------------- the broker
 
 

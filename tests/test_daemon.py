@@ -253,3 +253,16 @@ def test_the_heartbeat_reports_health(running: Running, sub: Subscriber) -> None
     assert beat["unacknowledged_alarms"] == 1
     assert 0 < beat["last_alarm_latency_s"] < 1.0
     assert beat["storage_ok"] is True
+
+
+def test_mqtt_3_1_1_can_be_selected(broker: Mosquitto, tmp_path: Path, sub: Subscriber) -> None:
+    cfg = smoke_config(
+        broker.url, tmp_path / "o.sqlite3", mqtt={"url": broker.url, "protocol": "3.1.1"}
+    )
+    r = Running(cfg, MockFactory())
+    try:
+        r.smoke_pin.drive_low()
+        assert sub.wait_for(lambda s: any(e["state"] == "alarm" for e in s.events()))
+        assert sub.wait_for(lambda s: r.daemon.outbox is not None and r.daemon.outbox.depth() == 0)
+    finally:
+        r.stop()

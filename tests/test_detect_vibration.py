@@ -53,6 +53,7 @@ def switch(**fields: Any) -> SensorConfig:
 
 def run(cfg: SensorConfig, samples: Samples, until: float | None = None) -> list[Row]:
     one = machine_for(cfg)
+    one.fast_path = False  # the reference: every sample through the full path
     out = one.start(0.0)
     for t, v in samples:
         out += one.sample(t, v)
@@ -178,7 +179,9 @@ PULSES: dict[str, tuple[Samples, float, list[Row]]] = {
         ],
     ),
     "pulses_within_delay_off_retrigger_and_restart_the_quiet_time": (
-        [(0.0, 0.0)] + [(10.0 + k / 8, 1.0) for k in range(5)] + [(15.0 + k / 8, 1.0) for k in range(5)],
+        [(0.0, 0.0)]
+        + [(10.0 + k / 8, 1.0) for k in range(5)]
+        + [(15.0 + k / 8, 1.0) for k in range(5)],
         60.0,
         [
             (0.0, "starting", "startup", None),

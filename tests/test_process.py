@@ -141,7 +141,9 @@ def test_a_simulated_scenario_yields_exactly_the_expected_events(
     proc = start(write_config(tmp_path, broker.url), "--simulate", str(scenario))
     try:
         assert sub.wait_for(
-            lambda s: any(e["sensor"] == "air-selokan" and e["state"] == "alarm" for e in s.events()),
+            lambda s: any(
+                e["sensor"] == "air-selokan" and e["state"] == "alarm" for e in s.events()
+            ),
             timeout=20,
         ), (tmp_path / "daemon.log").read_text()
         time.sleep(0.5)

@@ -202,13 +202,21 @@ def test_before_any_step_a_sensor_reads_its_idle_value() -> None:
     assert t.value_at("a", 9.999) == SimValue(0.0)
 
 
-def test_idle_is_zero_moved_into_the_fault_range(config: SiagaConfig) -> None:
-    gas = config.sensor("smoke-gudang").model_copy(
-        update={"fault": config.sensor("smoke-gudang").fault.model_copy(update={"min": 20.0})}
-    )
-    assert idle_value(gas) == 20.0
-    assert idle_value(config.sensor("smoke-gudang")) == 0.0
+def test_idle_analog_sits_a_margin_inside_its_fault_range(config: SiagaConfig) -> None:
+    water = config.sensor("air-selokan")  # fault.min = 0.0, mount_height_m = 2.5
+    assert idle_value(water) == pytest.approx(0.02 * 2.5)
+
+
+def test_idle_analog_is_zero_when_zero_is_well_inside_its_fault_range(
+    config: SiagaConfig,
+) -> None:
+    assert idle_value(config.sensor("smoke-gudang")) == 0.0  # fault.min = -50 ppm
+    assert idle_value(config.sensor("getar-fondasi")) == 0.0  # no fault limits
+
+
+def test_idle_digital_and_pulse_inputs_are_inactive(config: SiagaConfig) -> None:
     assert idle_value(config.sensor("smoke-dapur")) == 0.0
+    assert idle_value(config.sensor("getar-pagar")) == 0.0
 
 
 def test_with_a_config_a_sensor_not_in_the_scenario_reads_its_idle_value(

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from statistics import median
 from typing import Any
 
 import pytest
 from gpiozero import MCP3008, DigitalOutputDevice
-from gpiozero.pins.mock import MockFactory
+from gpiozero.pins.mock import MockFactory, MockPin, MockTriggerPin
 
 from edge.clock import Clock, FakeClock, SystemClock
 from edge.config import Mcp3008Input, SiagaConfig
 from edge.detect.build import calibration_for
+from edge.detect.ultrasonic import distance_to_echo, echo_to_distance
 from edge.sensors import Sample, Sensor, open_sensor
 from edge.sensors.adc import AdcSensor
 from edge.sensors.ultrasonic import UltrasonicSensor
 from edge.simulate import Scenario, ScenarioError
 from edge.simulate.driver import Simulator
 from edge.simulate.mcp3008 import MockMCP3008
+from edge.simulate.pins import HISTORY_KEEP
 
 SENSORS: list[dict[str, Any]] = [
     {
@@ -42,7 +45,7 @@ SENSORS: list[dict[str, Any]] = [
             "trigger": "GPIO23",
             "echo": "GPIO24",
             "mount_height_m": 2.5,
-            "pings": 1,
+            "pings": 3,
         },
         "warning": 0.8,
         "alarm": 1.2,
@@ -54,6 +57,8 @@ SENSORS: list[dict[str, Any]] = [
         "pulses": {"window_s": 2.0, "alarm": 20},
     },
 ]
+
+AIR_C = 28.0  # the hcsr04 input's default air_temp_c
 
 
 @pytest.fixture(scope="module")
@@ -152,11 +157,19 @@ def test_an_adc_adapter_reads_the_scenario_value_through_its_calibration(
     assert value == pytest.approx(450.0, abs=one_code_ppm)
 
 
-def test_an_ultrasonic_adapter_reads_the_scenario_water_level(rig: MakeRig) -> None:
+def test_an_ultrasonic_adapter_reads_the_scenario_water_level(
+    rig: MakeRig, mock_factory: MockFactory
+) -> None:
     r = rig(SystemClock(), {"at_s": 0.0, "sensor": "water", "value": 1.2})
     r.play()
-    # The mock echo is timed by time.sleep, which runs late: the level can read a few cm low.
-    assert r.read_ultrasonic("water") == pytest.approx(1.2, abs=0.05)
+    trigger: MockTriggerPin = mock_factory.pin("GPIO23")
+    assert trigger.echo_time == pytest.approx(distance_to_echo(2.5 - 1.2, AIR_C))
+    level = r.read_ultrasonic("water")
+    # The mock's echo is timed by time.sleep, which wakes late: compare with the echoes
+    # the pin really gave (three pings, the median), not the nominal level.
+    echo: MockPin = mock_factory.pin("GPIO24")
+    highs = [s.timestamp for s in echo.states if not s.state][-3:]
+    assert level == pytest.approx(2.5 - echo_to_distance(median(highs), AIR_C), abs=1e-6)
 
 
 def test_no_echo_makes_the_ultrasonic_adapter_report_missing_samples(rig: MakeRig) -> None:
@@ -220,14 +233,36 @@ def test_stop_ends_a_long_scenario_promptly(rig: MakeRig) -> None:
     assert not r.sim.finished.is_set()
 
 
+EARLY_DEVICES: dict[str, Callable[[MockFactory], Any]] = {
+    "hcsr04 trigger": lambda f: DigitalOutputDevice("GPIO23", pin_factory=f),
+    "mcp3008": lambda f: MCP3008(channel=1, pin_factory=f),
+}
+
+
+@pytest.mark.parametrize("opener", EARLY_DEVICES.values(), ids=EARLY_DEVICES.keys())
 def test_pins_opened_before_the_simulation_is_prepared_are_refused(
-    mock_factory: MockFactory, config: SiagaConfig
+    mock_factory: MockFactory, config: SiagaConfig, opener: Callable[[MockFactory], Any]
 ) -> None:
-    early = DigitalOutputDevice("GPIO23", pin_factory=mock_factory)
+    early = opener(mock_factory)
     sim = Simulator(Scenario(duration_s=1.0), config, mock_factory, SystemClock(), {})
     with pytest.raises(RuntimeError, match="prepare the pins before opening the sensors"):
         sim.prepare()
     early.close()
+
+
+def test_a_simulator_refuses_to_start_unprepared(
+    mock_factory: MockFactory, config: SiagaConfig
+) -> None:
+    sim = Simulator(Scenario(duration_s=1.0), config, mock_factory, SystemClock(), {})
+    with pytest.raises(RuntimeError, match=r"prepare\(\) the pins"):
+        sim.start()
+
+
+def test_a_long_simulation_does_not_hoard_pin_history(rig: MakeRig) -> None:
+    r = rig(FakeClock(), {"at_s": 0.0, "sensor": "fence", "value": 50.0}, duration_s=100.0)
+    r.play()
+    # 50 pulses/s for 100 s is 10 000 changes; mock pins would keep every one.
+    assert len(r.pins.contacts["fence"].states) <= 2 * HISTORY_KEEP + 100
 
 
 def test_a_scenario_for_sensors_this_site_lacks_is_refused(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from edge import lint
 from edge.config import ConfigError, config_path, load_config
 from edge.mqtt import SecretError, read_password
 
@@ -34,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
             problems.append((f"mqtt.{name}", f"{file} does not exist"))
     if problems:
         raise ConfigError(path, problems)
+    lint.report(config)  # likely mistakes, as warnings on stderr; still exit 0
     if not args.quiet:
         print(f"# {path}: valid")
         print(json.dumps(config.redacted(), indent=2, ensure_ascii=False))

@@ -2,14 +2,14 @@
 
 Starts mosquitto on a free loopback port (unless ``--broker``), runs ``siaga-edge run
 --simulate`` on the example config with the built-in fire, flood and earthquake scenario,
-and prints every event as a control-room subscriber receives it. Stops cleanly after
+and shows the control room's console (``siaga-edge console``) receiving the alerts: its
+live board on a terminal, one line per event otherwise. Stops cleanly after
 ``--duration`` seconds and says whether every event arrived, in order.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import subprocess
@@ -19,24 +19,22 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
 from rich.console import Console
+from rich.live import Live
+from rich.markup import escape
 
+from edge import logs
+from edge.clock import SystemClock
+from edge.commands.console import event_line
+from edge.config import MqttConfig
+from edge.console.app import ConsoleSession, wait_connected
+from edge.console.board import Board, Update
+from edge.console.render import render_board
 from edge.localbroker import Mosquitto
 from edge.simulate import DEMO_SCENARIO, load_scenario
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "data" / "config.example.toml"
-STYLE = {
-    "alarm": "bold white on red",
-    "fault": "bold black on yellow",
-    "warning": "bold yellow",
-    "normal": "green",
-    "starting": "dim",
-    "disabled": "dim",
-}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,6 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     console = Console(highlight=False, soft_wrap=True)
+    logs.configure("warning", "console")  # the console's own MQTT link: only its troubles
     scenario = load_scenario(args.scenario)
     duration = args.duration if args.duration is not None else scenario.duration_s + 5.0
     broker = None
@@ -114,60 +113,82 @@ def run(args: argparse.Namespace) -> int:
 
 
 class _Feed:
-    """A control-room subscriber that prints each event once, as it arrives."""
+    """The control room's console (edge.console) watching the demo: a live board on a
+    terminal, one line per event otherwise."""
 
     def __init__(self, url: str, console: Console) -> None:
         self.console = console
-        self.seen: dict[str, dict[str, Any]] = {}
-        self.lock = threading.Lock()
-        parts = urlsplit(url)
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
-        self.client.on_connect = lambda c, *_: c.subscribe("siaga/v1/#", qos=1)
-        self.client.on_message = self._on_message
-        self.client.connect(parts.hostname or "127.0.0.1", parts.port or 1883)
-        self.client.loop_start()
+        self.live_board = console.is_terminal
+        self.board = Board()
+        self.events: list[dict[str, Any]] = []
+        self.session = ConsoleSession(
+            MqttConfig(url=url),
+            client_id=f"siaga-demo-console-{os.getpid()}",
+            board=self.board,
+            clock=SystemClock(),
+            on_update=self._on_update,
+            on_note=self._on_note,
+        )
+        self.session.start()
+        wait_connected(self.session, 10.0)
+        self.live: Live | None = None
+        if self.live_board:
+            self.live = Live(
+                self._view(), console=console, auto_refresh=False, vertical_overflow="ellipsis"
+            )
+            self.live.start()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="demo-console", daemon=True)
+        self._thread.start()
 
-    def _on_message(self, _c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
-        topic = msg.topic
-        try:
-            payload = json.loads(msg.payload)
-        except ValueError:
-            return
-        if topic.endswith("/status"):
-            self.console.print(f"[dim]{payload.get('ts', '')}[/]  device {payload.get('state')}")
-            return
-        if not topic.endswith("/events"):
-            return
-        with self.lock:
-            if payload["id"] in self.seen:
-                return  # a repeat of an unacknowledged alarm: same id, shown once
-            self.seen[payload["id"]] = payload
-        state = payload["state"]
-        style = STYLE.get(state, "")
-        stage = f" [{payload['stage']}]" if payload.get("stage") else ""
-        self.console.print(
-            f"[dim]{payload['ts'][11:23]}[/] #{payload['seq']:<3} "
-            f"[{style}]{state.upper():<8}[/] {payload['sensor']:<14} "
-            f"{payload['message']}{stage}"
+    def _view(self) -> Any:
+        return render_board(
+            self.board,
+            self.session.clock.monotonic(),
+            source="siaga-edge demo",
+            clock=time.strftime("%H:%M:%S"),
         )
 
+    def _run(self) -> None:
+        last = 0.0
+        while not self._stop.is_set():
+            self.session.step(0.1)
+            now = time.monotonic()
+            if self.live is not None and now - last >= 0.25:
+                self.live.update(self._view(), refresh=True)
+                last = now
+
+    def _on_update(self, update: Update) -> None:
+        self.events += update.events
+        if not self.live_board:
+            for event in update.events:
+                self.console.print(event_line(event))
+
+    def _on_note(self, note: str) -> None:
+        if not self.live_board:
+            self.console.print(f"[dim]{time.strftime('%H:%M:%S')} {escape(note)}[/]")
+
     def close(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
+        self._stop.set()
+        self._thread.join(timeout=5)
+        if self.live is not None:
+            self.live.update(self._view(), refresh=True)
+            self.live.stop()
+        self.session.close()
 
     def summary(self, code: int | None, log_path: Path) -> int:
-        events = sorted(self.seen.values(), key=lambda e: e["seq"])
-        seqs = [e["seq"] for e in events]
-        gap_free = seqs == list(range(1, len(seqs) + 1))
-        alarms = sum(1 for e in events if e["state"] == "alarm")
-        faults = sum(1 for e in events if e["state"] == "fault")
+        seqs = sorted(e["seq"] for e in self.events)
+        gaps = [gap for dev in self.board.devices.values() for gap in dev.missing()]
+        gap_free = not gaps and seqs == list(range(seqs[0], seqs[0] + len(seqs))) if seqs else True
+        alarms = sum(1 for e in self.events if e["state"] == "alarm")
+        faults = sum(1 for e in self.events if e["state"] == "fault")
         self.console.print(
-            f"\n[bold]{len(events)} events received[/] ({alarms} alarms, {faults} faults); "
-            f"seq 1..{seqs[-1] if seqs else 0} "
+            f"\n[bold]{len(self.events)} events received[/] ({alarms} alarms, {faults} faults); "
+            f"seq {seqs[0] if seqs else 0}..{seqs[-1] if seqs else 0} "
             + ("[green]without gaps[/]" if gap_free else "[red]WITH GAPS[/]")
             + f"; daemon exit code {code}"
         )
-        if code != 0 or not gap_free or not events:
+        if code != 0 or not gap_free or not self.events:
             self.console.print(f"[red]something went wrong; see {log_path}[/]")
             return 1
         return 0

@@ -13,9 +13,10 @@ Rules (the whole contract of a sensor's published state):
    ``stuck``, ``chatter``) the sensor is ``fault`` at that instant, whatever its level.
    Invalid samples never reach the classifier.
 5. A sensor leaves ``fault`` only after valid data has flowed continuously for its
-   ``delay_off_s``; it then shows its debounced level (or ``starting``, rule 3). A fault
-   interrupts every running delay: a condition is "continuous" only on data, so during a
-   fault the debouncer is fed fresh valid samples only, never the last level held over.
+   ``delay_off_s``; it then shows its debounced level (or ``starting``, rule 3). A failed
+   check interrupts every running delay: a condition is "continuous" only on data, so
+   during a fault the debouncer is fed fresh valid samples only, never the last level
+   held over, and a delay that began before a failed check starts again after it.
 6. Levels change only through the debouncer: up when the input has been at least that bad
    continuously for ``delay_on_s``, down when it has been at most that bad continuously
    for ``delay_off_s``. Time alone can complete a delay, which is why every answer comes
@@ -83,6 +84,14 @@ class SensorMachine:
         self._supervisor = Supervisor(supervision, 0.0)
         self._debouncer: Debouncer | None = None
         self._established = False
+        self._failures = 0
+        self.fast_path = True
+        """False forces every sample through the full path (the tests' reference)."""
+        self._fast = False
+        self._fast_due = -_INF
+        self._fast_order = 0
+        self._low = -_BIG if supervision.min is None else supervision.min
+        self._high = _BIG if supervision.max is None else supervision.max
 
     # ------------------------------------------------------------------ inputs
 
@@ -92,73 +101,59 @@ class SensorMachine:
         self._supervisor = Supervisor(self.rules, t)
         state = State.STARTING if self.enabled else State.DISABLED
         self.state = state
+        self._regate()
         return [Transition(t, self.sensor_id, state, State.STARTING, Reason.STARTUP)]
 
     def sample(self, t: float, value: float | None) -> list[Transition]:
-        """A reading at ``t``; ``None`` is a failed read (no echo, SPI error)."""
-        if not self.enabled:
-            return []
-        if self._t0 is None:
-            raise RuntimeError("SensorMachine.start() must come before the first sample")
-        out = self.tick(t)
-        t = self._now  # rule 9
-        self.last_sample_t = t
-        if self._supervisor.sample(t, value):
-            assert value is not None
+        """A reading at ``t``; ``None`` is a failed read (no echo, SPI error).
+
+        While no fault is up and no deadline falls before ``t``, a valid in-range reading
+        whose level is the one the debouncer was last given changes nothing but the
+        supervisor's and classifier's memory: that common case takes a short path (see
+        :meth:`_quiet`); everything else, the full one.
+        """
+        if (
+            self._fast
+            and value is not None
+            and self._low <= value <= self._high
+            and self._now <= t < self._fast_due
+        ):
+            self._supervisor.accept(t, value)
+            classifier = self.classifier
+            level = self.raw_level = classifier.classify(t, value)
             self.value = value
-            self.raw_level = self.classifier.classify(t, value)
+            self.last_sample_t = self._now = t
+            if classifier.timed:
+                nxt = classifier.next_change()
+                if nxt is not None and nxt < self._fast_due:
+                    self._fast_due = nxt
+            if level.order == self._fast_order:
+                return []
             self._debounce(t)
-        elif value is not None:
-            self.value = value
-        out += self._settle(t)
+            out = self._settle(t)
+        else:
+            out = self._sample(t, value)
+        self._regate()
         return out
 
     def sample_many(self, samples: Iterable[tuple[float, float | None]]) -> list[Transition]:
-        """Samples in time order: exactly the transitions of :meth:`sample` one by one.
-
-        The batch path for fast inputs (a 100 Hz accelerometer, a replayed trace). While
-        the machine is quiet (level established, nothing pending, no fault, no deadline
-        before the sample) a valid in-range sample whose level equals the confirmed one
-        changes nothing but the supervisor's and classifier's memory; that case is done
-        inline, everything else goes through :meth:`sample`.
-        """
+        """Samples in time order: exactly the transitions of :meth:`sample` one by one."""
         out: list[Transition] = []
-        if not self.enabled:
-            return out
-        if self._t0 is None:
-            raise RuntimeError("SensorMachine.start() must come before the first sample")
-        rules = self.rules
-        low = -_BIG if rules.min is None else rules.min
-        high = _BIG if rules.max is None else rules.max
-        classifier = self.classifier
-        classify = classifier.classify
-        timed = classifier.timed
-        supervisor = self._supervisor
-        accept = supervisor.accept
-        fast, due, order = self._quiet()
+        sample = self.sample
         for t, value in samples:
-            if fast and value is not None and low <= value <= high and self._now <= t < due:
-                accept(t, value)
-                level = classify(t, value)
-                self.value = value
-                self.raw_level = level
-                self.last_sample_t = self._now = t
-                if timed:
-                    nxt = classifier.next_change()
-                    if nxt is not None and nxt < due:
-                        due = nxt
-                if level.order == order:
-                    continue
-                self._debounce(t)
-                out += self._settle(t)
-            else:
-                out += self.sample(t, value)
-            fast, due, order = self._quiet()
+            got = sample(t, value)
+            if got:
+                out += got
         return out
 
     def tick(self, t: float) -> list[Transition]:
         """Let time pass up to ``t`` with no new sample; process every deadline on the way."""
-        if not self.enabled:
+        out = self._tick(t)
+        self._regate()
+        return out
+
+    def _tick(self, t: float) -> list[Transition]:
+        if not self.enabled or self._t0 is None:
             return []
         out: list[Transition] = []
         for _ in range(_MAX_DEADLINES_PER_TICK):
@@ -204,20 +199,49 @@ class SensorMachine:
 
     # ------------------------------------------------------------------ internals
 
+    def _sample(self, t: float, value: float | None) -> list[Transition]:
+        if not self.enabled:
+            return []
+        if self._t0 is None:
+            raise RuntimeError("SensorMachine.start() must come before the first sample")
+        out = self._tick(t)
+        t = self._now  # rule 9
+        self.last_sample_t = t
+        if self._supervisor.sample(t, value):
+            assert value is not None
+            self.value = value
+            self.raw_level = self.classifier.classify(t, value)
+            self._debounce(t)
+        elif value is not None:
+            self.value = value
+        out += self._settle(t)
+        return out
+
+    def _regate(self) -> None:
+        if self.fast_path and self.enabled and self._t0 is not None:
+            self._fast, self._fast_due, self._fast_order = self._quiet()
+        else:
+            self._fast = False
+
     def _quiet(self) -> tuple[bool, float, int]:
-        """Whether the fast path of :meth:`sample_many` applies, until when, at which order."""
-        deb = self._debouncer
-        sup = self._supervisor
+        """Whether the short path of :meth:`sample` applies, until when, at which order.
+
+        It applies while no fault is up (recovery has its own bookkeeping), no contact
+        edges are counted, and the debouncer exists: then a sample whose level has the
+        order last fed to it, arriving before every deadline, cannot change anything the
+        debouncer holds (feeding the same order again is a no-op and nothing ripens
+        before the earliest deadline).
+        """
+        raw = self.raw_level
         if (
-            deb is None
-            or not self._established
-            or deb.pending
-            or sup.fault is not None
+            self._debouncer is None
+            or raw is None
+            or self._supervisor.fault is not None
             or self.rules.chatter_per_s is not None
         ):
             return False, 0.0, 0
         due = self.deadline()
-        return True, _INF if due is None else due, deb.current.order
+        return True, _INF if due is None else due, raw.order
 
     def _warm(self, t: float) -> bool:
         assert self._t0 is not None
@@ -271,11 +295,14 @@ class SensorMachine:
                 reason = Reason.LEVEL  # from one normal stage to another
             else:
                 reason = Reason.CLEARED
+        if self._failures != self._supervisor.failures:
+            # Missing or untrusted data breaks "continuously": no delay runs across a
+            # failed check, whether it starts a fault or happens during one.
+            self._failures = self._supervisor.failures
+            if self._debouncer is not None:
+                self._debouncer.interrupt()
         if state is self.state and stage == self.stage:
             return []
-        if state is State.FAULT and self._debouncer is not None:
-            # Missing or untrusted data breaks "continuously": no delay runs across a fault.
-            self._debouncer.interrupt()
         self.state, self.stage = state, stage
         return [
             Transition(

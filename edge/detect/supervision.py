@@ -50,6 +50,7 @@ class Supervisor:
         "_max_edges",
         "_stuck_since",
         "_stuck_value",
+        "failures",
         "fault",
         "fault_value",
         "rules",
@@ -59,6 +60,8 @@ class Supervisor:
         self.rules = rules
         self.fault: Reason | None = None
         self.fault_value: float | None = None
+        self.failures = 0
+        """How many times a check has failed; a change means continuity was broken."""
         self._last_valid = t0
         self._healthy_since: float | None = t0
         self._stuck_value: float | None = None
@@ -155,6 +158,7 @@ class Supervisor:
         return min(future) if future else None
 
     def _raise(self, reason: Reason, value: float | None) -> None:
+        self.failures += 1
         if self.fault is None:
             self.fault = reason
             self.fault_value = value

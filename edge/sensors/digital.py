@@ -45,8 +45,6 @@ class ContactSensor:
         self._sink(Sample(self.sensor_id, self._clock.monotonic(), 0.0, 0.0))
 
     def close(self) -> None:
-        self.device.when_activated = None
-        self.device.when_deactivated = None
         self.device.close()
 
 

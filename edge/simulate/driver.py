@@ -1,9 +1,12 @@
 """Plays a scenario onto the mock pins in real time, beside the unchanged daemon.
 
-Order of use: ``prepare()`` (mock hardware in place), then open and start the sensor
-adapters, then ``start()``; ``finished`` is set once ``duration_s`` has passed, after which
-the hardware keeps showing the final values. All timing goes through the injected
-:class:`edge.clock.Clock`: with a ``FakeClock`` a whole scenario plays out instantly.
+Order of use: ``prepare()`` (mock hardware in place), open and start the sensor adapters,
+then ``start()`` at once: a sensor that starts on the flat idle signal and only later sees
+a trace's background noise can take the noise's onset for an event (STA/LTA does).
+``finished`` is set once ``duration_s`` has passed; the hardware then keeps showing the
+final values (pulse inputs fall quiet) until the process ends. Scenario timing goes
+through the injected :class:`edge.clock.Clock`: with a ``FakeClock`` a whole scenario
+plays out instantly.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from edge.simulate.pins import SimPins, prepare_pins
 from edge.simulate.scenario import PulseTrain, Scenario, Timeline
 
 TICK_S = 0.01
+FORGET_EVERY_S = 1.0
 # Clock arithmetic is float: within this of a boundary is at the boundary.
 EPSILON_S = 1e-9
 
@@ -60,7 +64,7 @@ class Simulator:
     def start(self) -> None:
         """Start playing from the scenario's t = 0, now."""
         if self.pins is None:
-            self.prepare()
+            raise RuntimeError("prepare() the pins, then open the sensors, then start()")
         if self._thread is not None:
             raise RuntimeError("a simulator plays its scenario once")
         t0 = self.clock.monotonic()
@@ -68,26 +72,34 @@ class Simulator:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop playing; the mock hardware stays as it is, for adapters still reading it."""
         self._stop.set()
         thread = self._thread
         if thread is not None and thread.is_alive() and thread is not threading.current_thread():
             thread.join(timeout=5.0)
-        if self.pins is not None:
-            self.pins.close()
 
     def _run(self, t0: float) -> None:
         boundaries = self.timeline.boundaries()
         duration = self.timeline.duration_s
-        last = 0.0
+        last = forgotten = 0.0
         while not self._stop.is_set():
             t = _snap(min(self.clock.monotonic() - t0, duration), boundaries)
             self._apply(t, t - last)
             last = t
+            if t - forgotten >= FORGET_EVERY_S:
+                assert self.pins is not None
+                self.pins.forget_history()
+                forgotten = t
             if t >= duration:
                 self.finished.set()
-                return
+                break
             upcoming = next((b for b in boundaries if b > t), duration)
             self.clock.sleep(min(TICK_S, upcoming - t))
+        # The adapters go on reading the mock pins after the end, and every read adds to
+        # their history: keep trimming it, on real time since that is what memory grows on.
+        while not self._stop.wait(FORGET_EVERY_S):
+            assert self.pins is not None
+            self.pins.forget_history()
 
     def _apply(self, t: float, dt: float) -> None:
         assert self.pins is not None

@@ -5,13 +5,25 @@ simulated: an echo that comes back after the right time on a ``MockTriggerPin``,
 emulated MCP3008 on the SPI pins, a contact level on a plain ``MockPin``. gpiozero keeps
 the class of a mock pin from its first creation, so :func:`prepare_pins` must run before
 any adapter opens a pin.
+
+The mock echo is timed with ``time.sleep``, which wakes a little late (~0.1 ms): the
+simulated water level reads a centimetre or few low. That is noise against thresholds
+tens of centimetres apart, and :func:`~edge.simulate.scenario.idle_value` keeps idle
+sensors clear of their fault limits because of it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from gpiozero.pins.mock import MockFactory, MockPin, MockTriggerPin
+from gpiozero.pins.mock import (
+    MockFactory,
+    MockPin,
+    MockSPIClockPin,
+    MockSPISelectPin,
+    MockTriggerPin,
+)
 
 from edge.config import (
     DigitalInput,
@@ -22,11 +34,12 @@ from edge.config import (
     SiagaConfig,
 )
 from edge.detect.ultrasonic import distance_to_echo
-from edge.simulate.mcp3008 import MockMCP3008
+from edge.simulate.mcp3008 import SPI0_CLOCK, SPI0_SELECT, MockMCP3008
 from edge.simulate.scenario import SimValue, adc_fraction, idle_value
 
 # An HC-SR04 cannot see closer than about 2 cm: water at the transducer reads as that.
 MIN_DISTANCE_M = 0.02
+HISTORY_KEEP = 1000
 
 
 @dataclass
@@ -84,12 +97,17 @@ class SimPins:
             self._drive(pin, high=not inp.active_low)
             self._drive(pin, high=inp.active_low)
 
-    def echo_time(self, sensor_id: str) -> float | None:
-        """The echo time an HC-SR04 answers with now, or None while it answers nothing."""
-        echo = self._echoes[sensor_id]
-        if echo.trigger.echo_pin is echo.nowhere:
-            return None
-        return float(echo.trigger.echo_time)
+    def forget_history(self, keep: int = HISTORY_KEEP) -> None:
+        """Drop all but the last ``keep`` recorded changes of every mock pin.
+
+        A MockPin appends every change to ``states``, forever: the SPI clock of an ADC read
+        at 100 Hz alone adds ~5000 entries a second, which a simulation left running for
+        days must not hoard. Trimming in place keeps the newest for anyone looking.
+        """
+        for pin in list(self.factory.pins.values()):
+            states = getattr(pin, "states", None)
+            if isinstance(states, list) and len(states) > 2 * keep:
+                del states[:-keep]
 
     def close(self) -> None:
         """Detach the emulated ADCs from the SPI pins."""
@@ -134,21 +152,31 @@ def prepare_pins(config: SiagaConfig, factory: MockFactory) -> SimPins:
             pins.contacts[sensor.id] = factory.pin(inp.pin)
         elif isinstance(inp, Hcsr04Input):
             echo = factory.pin(inp.echo)
-            trigger = factory.pin(
+            trigger = _wired(
+                factory,
                 inp.trigger,
-                pin_class=MockTriggerPin,
+                MockTriggerPin,
+                sensor.id,
                 echo_pin=echo,
                 echo_time=_echo_time(inp, idle_value(sensor)),
             )
-            if not isinstance(trigger, MockTriggerPin):
-                raise RuntimeError(
-                    f"{sensor.id}: pin {inp.trigger} was opened before the simulation could "
-                    "wire it; prepare the pins before opening the sensors"
-                )
             # Same pin info, but not registered with the factory: no device can open it.
             pins._echoes[sensor.id] = _Echo(trigger, echo, MockPin(factory, echo.info))
         elif inp.select not in pins.adcs:
+            _wired(factory, SPI0_CLOCK, MockSPIClockPin, sensor.id)
+            _wired(factory, SPI0_SELECT[inp.select], MockSPISelectPin, sensor.id)
             pins.adcs[inp.select] = MockMCP3008(inp.select, pin_factory=factory)
     for sensor in config.sensors:
         pins.apply(sensor, SimValue(idle_value(sensor)))
     return pins
+
+
+def _wired(factory: MockFactory, name: str, cls: type, sensor_id: str, **kwargs: object) -> Any:
+    """The mock pin ``name`` of class ``cls``, refusing one something opened first."""
+    pin = factory.pin(name, pin_class=cls, **kwargs)
+    if not isinstance(pin, cls):
+        raise RuntimeError(
+            f"{sensor_id}: pin {name} was opened before the simulation could wire it; "
+            "prepare the pins before opening the sensors"
+        )
+    return pin

@@ -253,21 +253,37 @@ def _where(loc: tuple[int | str, ...], data: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- what sensors read
 
 
+IDLE_MARGIN = 0.02
+"""How far inside ``fault.min..max`` an idle analog sensor sits, as a share of full scale."""
+
+
 def idle_value(sensor: SensorConfig) -> float:
     """What a sensor reads before the scenario first changes it.
 
     Digital and pulse inputs: 0 (inactive, no pulses). Analog: 0 in the sensor's unit
-    (an empty drain, clean air, a foundation at rest), moved into ``fault.min..max`` when
-    0 lies outside it, so an untouched sensor never starts in fault.
+    (an empty drain, clean air, a foundation at rest), but kept IDLE_MARGIN of full scale
+    inside ``fault.min..max``: a reading exactly on a fault limit would flicker into
+    ``out_of_range`` with the least noise (the simulated HC-SR04 reads a few cm low), and
+    an untouched sensor must not start in fault. So the example drain idles at 5 cm.
     """
     if isinstance(sensor.input, DigitalInput | PulseInput):
         return 0.0
+    margin = IDLE_MARGIN * full_scale(sensor)
     value = 0.0
     if sensor.fault.min is not None:
-        value = max(value, sensor.fault.min)
+        value = max(value, sensor.fault.min + margin)
     if sensor.fault.max is not None:
-        value = min(value, sensor.fault.max)
+        value = min(value, sensor.fault.max - margin)
     return value
+
+
+def full_scale(sensor: SensorConfig) -> float:
+    """The span an analog sensor can show: its mount height, or its ADC's 0..1 calibrated."""
+    inp = sensor.input
+    if isinstance(inp, Hcsr04Input):
+        return inp.mount_height_m
+    calibrate = calibration_for(sensor)
+    return abs(calibrate(1.0) - calibrate(0.0))
 
 
 def adc_fraction(sensor: SensorConfig, value: float) -> float:

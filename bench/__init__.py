@@ -1,0 +1,1 @@
+"""Benchmarks: see docs/benchmarks.md. Run them all with ``make bench``."""

@@ -1,0 +1,456 @@
+"""The control room's board as a pure model: messages in, state and messages to send out.
+
+``Board.feed(topic, payload, now)`` takes every MQTT message heard under the prefix;
+``Board.tick(now)`` lets time pass. Both return what the console must publish (resend
+requests) and the new, de-duplicated events. No I/O, no clock: ``now`` is monotonic
+seconds passed in, so silence and gap timing are tested with a fake clock.
+
+Rules:
+
+- **De-duplication.** An event is new once per ``id``; repeats of an unacknowledged alarm
+  and re-sent events carry the same ``id`` and change nothing.
+- **Present state.** A sensor shows its last real event by ``seq`` (from ``events`` or
+  the retained ``state`` topic), its live value from the heartbeat.
+- **Drills** (``"drill": true``) never touch a sensor's real state: they are kept apart,
+  per device, and cleared by the device's next drill marker (``_device``, reason
+  ``drill``: a drill's start or end) or when the device goes offline.
+- **Unacknowledged.** An event with ``requires_ack`` heard on ``events`` is open until an
+  ``ack`` for its ``id`` is heard (from this console or any other: the ack topic is
+  under the prefix too). The device repeats open events every ``alerts.repeat_s``, so a
+  console that joins late learns them within that time.
+- **Silent.** A device whose ``status`` is ``offline`` is offline; one whose last
+  heartbeat (or, before any, the first message heard) is older than
+  :data:`HEARTBEAT_MISSES` intervals is silent. The interval is the heartbeat's own
+  ``interval_s``, else :data:`DEFAULT_HEARTBEAT_S`.
+- **Gaps.** ``seq`` grows by exactly 1 per event per device. The first event or
+  heartbeat heard from a device sets its baseline (history before it is not asked for,
+  unless a saved watermark says where this console left off). Any seq missing above it,
+  up to the highest seen or the heartbeat's ``last_seq - outbox_depth`` (what the device
+  has delivered), is a gap; a gap still open after :data:`GAP_GRACE_S` is asked for on
+  ``resend``, again after :data:`RESEND_RETRY_S` doubling up to :data:`RESEND_MAX_S`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from edge.clock import iso_ms
+from edge.config import DEVICE_SENSOR
+from edge.payloads import MAX_RESEND_SPAN
+from edge.topics import Topics, parse_device_topic
+
+HEARTBEAT_MISSES = 3
+DEFAULT_HEARTBEAT_S = 30.0
+GAP_GRACE_S = 2.0
+RESEND_RETRY_S = 15.0
+RESEND_MAX_S = 300.0
+MAX_GAP_RANGES = 20
+RECENT = 14
+MAX_SEEN_IDS = 200_000
+
+RANK = {"alarm": 0, "fault": 1, "warning": 2, "starting": 3, "disabled": 4, "normal": 5}
+
+Json = dict[str, Any]
+DeviceKey = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message the console must publish (QoS 1, not retained)."""
+
+    topic: str
+    payload: bytes
+
+
+@dataclass(slots=True)
+class Update:
+    """What one ``feed`` or ``tick`` produced."""
+
+    events: list[Json] = field(default_factory=list)
+    """New events from the ``events`` topics, each once, in arrival order."""
+    outgoing: list[Outgoing] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """Things an operator should read: a device silent or back, a gap asked for."""
+
+
+@dataclass(slots=True)
+class SensorRow:
+    site: str
+    device: str
+    sensor: str
+    event: Json | None = None
+    """The last real event (highest seq) for this sensor."""
+    health: Json | None = None
+    """This sensor in the device's last heartbeat: live state, value, sample age."""
+
+    @property
+    def state(self) -> str:
+        if self.event is not None:
+            return str(self.event["state"])
+        if self.health is not None:
+            return str(self.health.get("state", "?"))
+        return "?"
+
+    @property
+    def seq(self) -> int:
+        return int(self.event["seq"]) if self.event is not None else 0
+
+
+@dataclass(slots=True)
+class Device:
+    site: str
+    device: str
+    first_heard: float
+    status: str | None = None
+    version: str | None = None
+    heartbeat: Json | None = None
+    heartbeat_at: float | None = None
+    watermark: int | None = None
+    """Every seq up to here is accounted for (received, or before this console's baseline)."""
+    received: set[int] = field(default_factory=set)
+    """Seqs received above the watermark."""
+    high_seq: int = 0
+    delivered_seq: int = 0
+    """What the last heartbeat says the device has delivered: last_seq - outbox_depth."""
+    gap_since: float | None = None
+    last_request: float | None = None
+    requests: int = 0
+    resends_asked: int = 0
+    device_event: Json | None = None
+    drill_note: Json | None = None
+    """The device's last drill marker event (a drill's start or end)."""
+    flagged: str = ""
+    """What the operator was last told about this device: "", "silent" or "offline"."""
+
+    @property
+    def key(self) -> DeviceKey:
+        return (self.site, self.device)
+
+    @property
+    def interval_s(self) -> float:
+        if self.heartbeat is not None:
+            value = self.heartbeat.get("interval_s")
+            if isinstance(value, int | float) and value > 0:
+                return float(value)
+        return DEFAULT_HEARTBEAT_S
+
+    @property
+    def offline(self) -> bool:
+        return self.status == "offline"
+
+    def silent(self, now: float) -> bool:
+        """Nothing heard for longer than HEARTBEAT_MISSES heartbeat intervals."""
+        if self.offline:
+            return False
+        since = self.heartbeat_at if self.heartbeat_at is not None else self.first_heard
+        return now - since > HEARTBEAT_MISSES * self.interval_s
+
+    def heartbeat_age(self, now: float) -> float | None:
+        return None if self.heartbeat_at is None else now - self.heartbeat_at
+
+    def missing(self) -> list[tuple[int, int]]:
+        """Missing seq ranges (inclusive), lowest first."""
+        if self.watermark is None:
+            return []
+        top = max(self.high_seq, self.delivered_seq)
+        out: list[tuple[int, int]] = []
+        start: int | None = None
+        for seq in range(self.watermark + 1, top + 1):
+            if seq in self.received:
+                if start is not None:
+                    out.append((start, seq - 1))
+                    start = None
+            elif start is None:
+                start = seq
+        if start is not None:
+            out.append((start, top))
+        return out
+
+    def note_seq(self, seq: int) -> None:
+        if self.watermark is None:
+            self.watermark = seq - 1
+        self.high_seq = max(self.high_seq, seq)
+        if seq > self.watermark:
+            self.received.add(seq)
+        while self.watermark + 1 in self.received:
+            self.watermark += 1
+            self.received.discard(self.watermark)
+
+
+class Board:
+    def __init__(self, prefix: str = "siaga/v1", *, watermarks: dict[str, int] | None = None):
+        self.prefix = prefix
+        self.devices: dict[DeviceKey, Device] = {}
+        self.sensors: dict[tuple[str, str, str], SensorRow] = {}
+        self.drills: dict[DeviceKey, dict[str, Json]] = {}
+        self.open: dict[str, Json] = {}
+        """Events waiting for an acknowledgement, by id."""
+        self.ack_sent: dict[str, str] = {}
+        """Acks this console published and has not yet heard back: id -> by."""
+        self.acked_by: dict[str, str] = {}
+        self.recent: deque[Json] = deque(maxlen=RECENT)
+        self.events_seen = 0
+        self.duplicates = 0
+        self.malformed = 0
+        self._seen: dict[str, None] = {}
+        self._saved = dict(watermarks or {})
+
+    # ------------------------------------------------------------------ input
+
+    def feed(self, topic: str, payload: bytes, now: float) -> Update:
+        update = Update()
+        parsed = parse_device_topic(self.prefix, topic)
+        if parsed is None:
+            return update
+        site, device, rest = parsed
+        try:
+            data = json.loads(payload)
+        except ValueError:
+            self.malformed += 1
+            return update
+        if not isinstance(data, dict):
+            self.malformed += 1
+            return update
+        dev = self._device(site, device, now)
+        if rest == "events":
+            if _is_event(data):
+                self._on_event(dev, data, update)
+            else:
+                self.malformed += 1
+        elif rest.startswith("state/"):
+            if _is_event(data):
+                self._on_state(dev, data)
+            else:
+                self.malformed += 1
+        elif rest == "status":
+            self._on_status(dev, data)
+        elif rest == "heartbeat":
+            self._on_heartbeat(dev, data, now)
+        elif rest == "ack":
+            self._on_ack(data)
+        self._check(dev, now, update)
+        return update
+
+    def tick(self, now: float) -> Update:
+        update = Update()
+        for dev in self.devices.values():
+            self._check(dev, now, update)
+        return update
+
+    def _check(self, dev: Device, now: float, update: Update) -> None:
+        sent = self._gaps(dev, now)
+        if sent:
+            asked = [json.loads(o.payload) for o in sent[:3]]
+            spans = ", ".join(f"{a['from_seq']}-{a['to_seq']}" for a in asked)
+            update.notes.append(f"{dev.site}/{dev.device}: seq {spans} missing, asked on resend")
+        update.outgoing += sent
+        flag = "offline" if dev.offline else "silent" if dev.silent(now) else ""
+        if flag != dev.flagged:
+            if flag == "silent":
+                age = now - (dev.heartbeat_at if dev.heartbeat_at is not None else dev.first_heard)
+                update.notes.append(
+                    f"{dev.site}/{dev.device}: SILENT, nothing heard for {age:.0f} s "
+                    f"(heartbeat every {dev.interval_s:g} s)"
+                )
+            elif flag == "offline":
+                update.notes.append(f"{dev.site}/{dev.device}: OFFLINE")
+            elif dev.flagged:
+                update.notes.append(f"{dev.site}/{dev.device}: heard again")
+            dev.flagged = flag
+
+    # ------------------------------------------------------------------ acknowledging
+
+    def unacknowledged(self) -> list[Json]:
+        """Open alarms and faults not yet acknowledged by this console, worst first."""
+        pending = [e for i, e in self.open.items() if i not in self.ack_sent]
+        return sorted(pending, key=lambda e: (RANK.get(e["state"], 9), e["seq"]))
+
+    def ack_all(self, by: str, wall: float) -> list[Outgoing]:
+        """Acknowledge every open event as operator ``by``; the ack messages to publish."""
+        out = []
+        for event in self.unacknowledged():
+            out.append(self.ack(event, by, wall))
+        return out
+
+    def ack(self, event: Json, by: str, wall: float) -> Outgoing:
+        topics = Topics(self.prefix, event["site"], event["device"])
+        self.ack_sent[event["id"]] = by
+        payload = {"event_id": event["id"], "by": by, "ts": iso_ms(wall)}
+        return Outgoing(topics.ack, json.dumps(payload, ensure_ascii=False).encode())
+
+    # ------------------------------------------------------------------ views
+
+    def rows(self) -> list[SensorRow]:
+        """Real sensor rows: alarms first, then faults, warnings, ...; unacknowledged first."""
+        open_by_sensor = {
+            (e["site"], e["device"], e["sensor"]) for e in self.open.values() if not e.get("drill")
+        }
+
+        def key(row: SensorRow) -> tuple[int, int, str, str, str]:
+            unacked = (row.site, row.device, row.sensor) in open_by_sensor
+            return (RANK.get(row.state, 9), 0 if unacked else 1, row.site, row.device, row.sensor)
+
+        return sorted(self.sensors.values(), key=key)
+
+    def has_open(self, row: SensorRow) -> bool:
+        return any(
+            (e["site"], e["device"], e["sensor"]) == (row.site, row.device, row.sensor)
+            and not e.get("drill")
+            for e in self.open.values()
+        )
+
+    def drill_rows(self) -> list[Json]:
+        out = [e for events in self.drills.values() for e in events.values()]
+        return sorted(out, key=lambda e: (RANK.get(e["state"], 9), e["site"], e["device"]))
+
+    def watermarks(self) -> dict[str, int]:
+        """What to save so a restarted console can ask for what it missed."""
+        saved = dict(self._saved)
+        for dev in self.devices.values():
+            if dev.watermark is not None:
+                saved[f"{dev.site}/{dev.device}"] = dev.watermark
+        return saved
+
+    # ------------------------------------------------------------------ internals
+
+    def _device(self, site: str, device: str, now: float) -> Device:
+        dev = self.devices.get((site, device))
+        if dev is None:
+            dev = Device(site, device, first_heard=now)
+            saved = self._saved.get(f"{site}/{device}")
+            if saved is not None:
+                dev.watermark = saved
+            self.devices[(site, device)] = dev
+        return dev
+
+    def _on_event(self, dev: Device, event: Json, update: Update) -> None:
+        seq = int(event["seq"])
+        dev.note_seq(seq)
+        if event["id"] in self._seen:
+            self.duplicates += 1
+            return
+        self._remember(event["id"])
+        self.events_seen += 1
+        update.events.append(event)
+        self.recent.append(event)
+        if event.get("requires_ack") and event["id"] not in self.acked_by:
+            self.open[event["id"]] = event
+        sensor = event["sensor"]
+        if event.get("drill"):
+            if sensor == DEVICE_SENSOR:
+                dev.drill_note = event
+                self.drills.pop(dev.key, None)
+            else:
+                self.drills.setdefault(dev.key, {})[sensor] = event
+            return
+        if sensor == DEVICE_SENSOR:
+            dev.device_event = event
+            return
+        self._present(dev, event)
+
+    def _on_state(self, dev: Device, event: Json) -> None:
+        if event.get("drill") or event["sensor"] == DEVICE_SENSOR:
+            return
+        self._present(dev, event)
+
+    def _present(self, dev: Device, event: Json) -> None:
+        key = (dev.site, dev.device, event["sensor"])
+        row = self.sensors.get(key)
+        if row is None:
+            row = self.sensors[key] = SensorRow(dev.site, dev.device, event["sensor"])
+        if row.event is None or int(event["seq"]) > row.seq:
+            row.event = event
+
+    def _on_status(self, dev: Device, data: Json) -> None:
+        state = data.get("state")
+        if state in ("online", "offline"):
+            dev.status = str(state)
+        if isinstance(data.get("version"), str):
+            dev.version = data["version"]
+        if dev.offline:
+            self.drills.pop(dev.key, None)
+
+    def _on_heartbeat(self, dev: Device, data: Json, now: float) -> None:
+        dev.heartbeat = data
+        dev.heartbeat_at = now
+        if dev.status is None:
+            dev.status = "online"
+        last_seq, depth = data.get("last_seq"), data.get("outbox_depth")
+        if isinstance(last_seq, int) and isinstance(depth, int):
+            delivered = max(0, last_seq - depth)
+            if dev.watermark is None:
+                dev.watermark = delivered
+            dev.delivered_seq = max(dev.delivered_seq, delivered)
+        sensors = data.get("sensors")
+        if isinstance(sensors, dict):
+            for sensor, health in sensors.items():
+                if not isinstance(health, dict):
+                    continue
+                key = (dev.site, dev.device, str(sensor))
+                row = self.sensors.get(key)
+                if row is None:
+                    row = self.sensors[key] = SensorRow(dev.site, dev.device, str(sensor))
+                row.health = health
+
+    def _on_ack(self, data: Json) -> None:
+        event_id, by = data.get("event_id"), data.get("by")
+        if not isinstance(event_id, str):
+            return
+        self.acked_by[event_id] = str(by)
+        self.open.pop(event_id, None)
+        self.ack_sent.pop(event_id, None)
+
+    def _gaps(self, dev: Device, now: float) -> list[Outgoing]:
+        missing = dev.missing()
+        if not missing:
+            dev.gap_since = dev.last_request = None
+            dev.requests = 0
+            return []
+        if dev.gap_since is None:
+            dev.gap_since = now
+        if now - dev.gap_since < GAP_GRACE_S:
+            return []
+        if dev.last_request is not None:
+            wait = min(RESEND_RETRY_S * 2 ** (dev.requests - 1), RESEND_MAX_S)
+            if now - dev.last_request < wait:
+                return []
+        dev.last_request = now
+        dev.requests += 1
+        topic = Topics(self.prefix, dev.site, dev.device).resend
+        out = []
+        for lo, hi in _spans(missing)[:MAX_GAP_RANGES]:
+            dev.resends_asked += 1
+            out.append(Outgoing(topic, json.dumps({"from_seq": lo, "to_seq": hi}).encode()))
+        return out
+
+    def _remember(self, event_id: str) -> None:
+        self._seen[event_id] = None
+        if len(self._seen) > MAX_SEEN_IDS:
+            for old in list(self._seen)[: MAX_SEEN_IDS // 10]:
+                del self._seen[old]
+
+
+def _spans(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Split ranges so none is longer than the device will answer in one resend."""
+    out = []
+    for first, last in ranges:
+        lo = first
+        while lo <= last:
+            top = min(last, lo + MAX_RESEND_SPAN - 1)
+            out.append((lo, top))
+            lo = top + 1
+    return out
+
+
+def _is_event(data: Json) -> bool:
+    return (
+        isinstance(data.get("id"), str)
+        and isinstance(data.get("seq"), int)
+        and data["seq"] >= 1
+        and all(isinstance(data.get(k), str) for k in ("site", "device", "sensor", "state"))
+        and isinstance(data.get("message", ""), str)
+    )

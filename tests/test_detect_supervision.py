@@ -1,0 +1,209 @@
+"""Supervision: a sensor that cannot be trusted is ``fault`` in time and never ``normal``.
+
+Scenarios are tables: samples in (``None`` is a failed read), the exact event sequence
+``(t, state, reason, stage)`` out, at exact times.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edge.config import SensorConfig, validate_config
+from edge.detect.build import machine_for
+
+Row = tuple[float, str, str, str | None]
+Samples = list[tuple[float, float | None]]
+
+
+def gauge(**fields: Any) -> SensorConfig:
+    """The example's drain gauge: no_data 10 s, range 0..2.5 m, 5 s on, 60 s off."""
+    sensor: dict[str, Any] = {
+        "id": "air-selokan",
+        "kind": "water_level",
+        "input": {"type": "hcsr04", "trigger": "GPIO23", "echo": "GPIO24", "mount_height_m": 2.5},
+        "sample_hz": 2,
+        "unit": "m",
+        "warning": 0.8,
+        "alarm": 1.2,
+        "hysteresis": 0.05,
+        "delay_on_s": 5.0,
+        "delay_off_s": 60.0,
+        "fault": {"no_data_s": 10.0, "min": 0.0, "max": 2.5},
+        **fields,
+    }
+    data = {"site": {"id": "s", "device": "d"}, "sensors": [sensor]}
+    return validate_config(data, Path("test.toml")).sensors[0]
+
+
+def run(cfg: SensorConfig, samples: Samples, until: float | None = None) -> list[Row]:
+    one = machine_for(cfg)
+    one.fast_path = False  # the reference: every sample through the full path
+    out = one.start(0.0)
+    for t, v in samples:
+        out += one.sample(t, v)
+    batch = machine_for(cfg)
+    assert batch.start(0.0) + batch.sample_many(samples) == out
+    if until is not None:
+        out += one.tick(until)
+    return [(round(tr.t, 9), tr.state.value, tr.reason.value, tr.stage) for tr in out]
+
+
+def every(start: float, end: float, value: float | None, hz: float = 2.0) -> Samples:
+    return [(n / hz, value) for n in range(round(start * hz), round(end * hz))]
+
+
+STARTUP: list[Row] = [(0.0, "starting", "startup", None), (0.0, "normal", "startup", None)]
+
+SCENARIOS: dict[str, tuple[dict[str, Any], Samples, float | None, list[Row]]] = {
+    "a_sensor_that_never_answers_is_a_no_data_fault_after_no_data_s": (
+        {},
+        [],
+        30.0,
+        [(0.0, "starting", "startup", None), (10.0, "fault", "no_data", None)],
+    ),
+    "failed_reads_are_missing_data": (
+        {},
+        every(0, 20, 0.5) + every(20, 40, None),
+        None,
+        [*STARTUP, (29.5, "fault", "no_data", None)],
+    ),
+    "a_gap_is_a_fault_at_last_sample_plus_no_data_s_and_recovers_after_delay_off": (
+        {},
+        every(0, 30, 0.5) + every(50, 200, 0.5),
+        None,
+        [*STARTUP, (39.5, "fault", "no_data", None), (110.0, "normal", "cleared", None)],
+    ),
+    "out_of_range_is_a_fault_at_once": (
+        {},
+        [*every(0, 10, 0.5), (10.0, 3.0), *every(10.5, 100, 0.5)],
+        None,
+        [*STARTUP, (10.0, "fault", "out_of_range", None), (70.5, "normal", "cleared", None)],
+    ),
+    "one_bad_reading_during_recovery_restarts_it": (
+        {},
+        [
+            *every(0, 10, 0.5),
+            (10.0, 3.0),
+            *every(10.5, 40, 0.5),
+            (40.0, -1.0),
+            *every(40.5, 200, 0.5),
+        ],
+        None,
+        [*STARTUP, (10.0, "fault", "out_of_range", None), (100.5, "normal", "cleared", None)],
+    ),
+    "a_fault_interrupts_a_running_delay_and_recovery_shows_the_present_level": (
+        {},
+        every(0, 10, 0.5) + every(10, 12, 1.0) + [(12.0, 9.0)] + every(12.5, 100, 1.0),
+        None,
+        [*STARTUP, (12.0, "fault", "out_of_range", None), (72.5, "warning", "level", None)],
+    ),
+    "a_fault_breaks_the_continuity_a_delay_needs": (
+        {"delay_on_s": 30.0, "delay_off_s": 5.0},
+        every(0, 10, 0.5) + every(10, 12, 1.0) + [(12.0, 9.0)] + every(12.5, 100, 1.0),
+        None,
+        [
+            *STARTUP,
+            (12.0, "fault", "out_of_range", None),
+            (17.5, "normal", "cleared", None),
+            (42.5, "warning", "level", None),
+        ],
+    ),
+    "a_failed_check_during_recovery_restarts_the_delay_too": (
+        {"delay_on_s": 30.0, "delay_off_s": 5.0},
+        [
+            *every(0, 12, 0.5),
+            (12.0, 9.0),
+            *every(12.5, 14, 1.0),
+            (14.0, 9.0),
+            *every(14.5, 100, 1.0),
+        ],
+        None,
+        [
+            *STARTUP,
+            (12.0, "fault", "out_of_range", None),
+            (19.5, "normal", "cleared", None),
+            (44.5, "warning", "level", None),
+        ],
+    ),
+    "an_alarm_lost_to_a_fault_is_shown_again_after_recovery": (
+        {},
+        every(0, 20, 1.3) + every(40, 200, 1.3),
+        None,
+        [
+            (0.0, "starting", "startup", None),
+            (5.0, "alarm", "level", None),
+            (29.5, "fault", "no_data", None),
+            (100.0, "alarm", "level", None),
+        ],
+    ),
+    "an_identical_reading_for_stuck_s_is_a_stuck_fault": (
+        {"fault": {"no_data_s": 10.0, "min": 0.0, "max": 2.5, "stuck_s": 30.0}},
+        every(0, 40, 0.5) + [(n / 2, 0.5 + (n % 3) / 100) for n in range(80, 400)],
+        None,
+        [*STARTUP, (30.0, "fault", "stuck", None), (100.0, "normal", "cleared", None)],
+    ),
+    "a_fault_during_starting_is_a_fault_then_starting_resumes": (
+        {"warmup_s": 60.0},
+        [*every(0, 5, 0.5), (5.0, 3.0), *every(5.5, 100, 0.5)],
+        None,
+        [
+            (0.0, "starting", "startup", None),
+            (5.0, "fault", "out_of_range", None),
+            (65.5, "normal", "cleared", None),
+        ],
+    ),
+    "disabled_publishes_disabled_and_detects_nothing": (
+        {"enabled": False},
+        every(0, 100, 3.0) + every(100, 200, 1.3),
+        400.0,
+        [(0.0, "disabled", "startup", None)],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_supervision_scenario(name: str) -> None:
+    fields, samples, until, expected = SCENARIOS[name]
+    assert run(gauge(**fields), samples, until) == expected
+
+
+def test_the_no_data_deadline_is_offered_to_the_caller_and_is_always_in_the_future() -> None:
+    machine = machine_for(gauge())
+    machine.start(0.0)
+    machine.sample(1.0, 0.5)
+    assert machine.deadline() == 11.0
+    assert [tr.reason.value for tr in machine.tick(11.0)] == ["no_data"]
+    due = machine.deadline()
+    assert due is None or due > 11.0
+
+
+def test_an_out_of_range_fault_then_silence_does_not_spin_on_a_past_deadline() -> None:
+    """Regression: a second failing check under a first fault kept its deadline in the
+    past, and tick() looped on it."""
+    machine = machine_for(gauge())
+    machine.start(0.0)
+    machine.sample(1.0, 9.0)
+    machine.tick(100.0)
+    due = machine.deadline()
+    assert due is None or due > 100.0
+
+
+def test_a_non_finite_reading_is_out_of_range_not_a_level() -> None:
+    machine = machine_for(gauge(fault={"no_data_s": 10.0}))
+    machine.start(0.0)
+    machine.sample(0.0, 0.5)
+    events = machine.sample(1.0, float("nan"))
+    assert [(tr.state.value, tr.reason.value) for tr in events] == [("fault", "out_of_range")]
+
+
+def test_a_sample_timestamped_before_a_processed_deadline_is_taken_at_that_deadline() -> None:
+    machine = machine_for(gauge())
+    machine.start(0.0)
+    machine.sample(0.0, 0.5)
+    machine.tick(10.0)  # the no_data fault at 10.0 is published
+    events = machine.sample(9.5, 0.5)  # a reading that began before, arriving late
+    assert events == []
+    assert machine.last_sample_t == 10.0

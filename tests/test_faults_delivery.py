@@ -1,0 +1,238 @@
+"""The delivery window: its invariants under any interleaving (hypothesis), and the two
+ways a window can stall on a real broker: PUBACKs that never come, and a broker that takes
+fewer messages in flight than the device would send."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from broker import Mosquitto
+from faultkit import (
+    ACK,
+    InProcess,
+    Listener,
+    assert_every_event_arrived,
+    in_process,
+    store_drained,
+    storm_config,
+)
+from gpiozero.pins.mock import MockFactory
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from proxy import Proxy
+
+from edge.delivery import Delivery, Purpose
+
+WINDOW = 5
+OVERDUE_S = 30.0
+
+
+class DeliveryMachine(RuleBasedStateMachine):
+    """The daemon's use of ``Delivery`` against a broker that may refuse or lose anything.
+
+    The outbox is a set of undelivered seqs; "paho" the messages handed out and not yet
+    answered. Rules mirror the daemon: pump (daemon._pump), PUBACK ok / refused, a PUBACK
+    lost for good, the link back (paho re-sends what it holds), the overdue check, new
+    events, time passing. Nothing here is a fake of paho: it is the daemon's bookkeeping."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = 1000.0
+        self.delivery = Delivery(WINDOW, rate_per_s=50.0)
+        self.created = 0
+        self.undelivered: set[int] = set()
+        self.ok_acked: set[int] = set()
+        self.paho: dict[int, int] = {}  # mid -> seq, answered by nobody yet
+        self.lost: set[int] = set()  # mids whose PUBACK will never come
+        self.last_mid = 0
+        self.delivery.restart_from(None, 0)
+
+    def _mid(self) -> int:
+        while True:
+            self.last_mid = self.last_mid % 65535 + 1
+            if self.last_mid not in self.paho:
+                return self.last_mid
+
+    @rule(n=st.integers(1, 8))
+    def new_events(self, n: int) -> None:
+        for _ in range(n):
+            self.created += 1
+            self.undelivered.add(self.created)
+
+    @rule()
+    def pump(self) -> None:
+        room = self.delivery.room(self.now)
+        batch = sorted(s for s in self.undelivered if s > self.delivery.cursor)[: max(room, 0)]
+        for seq in batch:
+            mid = self._mid()
+            self.paho[mid] = seq
+            self.delivery.sent(mid, seq, Purpose.EVENT, self.now)
+
+    def _answerable(self) -> list[int]:
+        return sorted(m for m in self.paho if m not in self.lost)
+
+    @precondition(lambda self: bool(self._answerable()))
+    @rule(data=st.data(), ok=st.booleans())
+    def puback(self, data: st.DataObject, ok: bool) -> None:
+        mid = data.draw(st.sampled_from(self._answerable()))
+        seq = self.paho.pop(mid)
+        entry = self.delivery.acked(mid, ok, self.now)
+        if ok and entry is not None:
+            self.undelivered.discard(seq)
+            self.ok_acked.add(seq)
+
+    @precondition(lambda self: bool(self._answerable()))
+    @rule(data=st.data())
+    def puback_lost(self, data: st.DataObject) -> None:
+        self.lost.add(data.draw(st.sampled_from(self._answerable())))
+
+    @rule()
+    def reconnect(self) -> None:
+        # paho sends again, same mids, all it holds; a PUBACK lost before may come now.
+        self.lost.clear()
+        self.delivery.resent_all(self.now)
+
+    @rule(seconds=st.sampled_from([0.01, 0.5, 5.0, 31.0, 61.0]))
+    def time_passes(self, seconds: float) -> None:
+        self.now += seconds
+        self.delivery.overdue(self.now, OVERDUE_S)
+
+    @invariant()
+    def the_window_is_never_exceeded(self) -> None:
+        assert len(self.delivery.inflight) <= WINDOW
+
+    @invariant()
+    def delivered_means_acknowledged_by_the_broker(self) -> None:
+        assert not (self.ok_acked & self.undelivered)
+        assert self.ok_acked | self.undelivered == set(range(1, self.created + 1))
+
+    def teardown(self) -> None:
+        # Liveness: from any state, a broker that now answers everything gets everything.
+        for _ in range(200):
+            if not self.undelivered:
+                break
+            self.now += 61.0
+            self.delivery.overdue(self.now, OVERDUE_S)
+            self.pump()
+            for mid in self._answerable():
+                seq = self.paho.pop(mid)
+                if self.delivery.acked(mid, True, self.now) is not None:
+                    self.undelivered.discard(seq)
+        assert not self.undelivered, f"stalled with {sorted(self.undelivered)[:10]} undelivered"
+
+
+DeliveryMachine.TestCase.settings = settings(
+    max_examples=150, stateful_step_count=40, deadline=None
+)
+test_whatever_the_broker_does_delivery_never_stalls_nor_overfills = DeliveryMachine.TestCase
+
+
+# ---------------------------------------------------------------------- on a real broker
+
+
+@pytest.fixture
+def listener(broker: Mosquitto) -> Iterator[Listener]:
+    lis = Listener(broker.port)
+    yield lis
+    lis.close()
+
+
+def test_in_flight_stays_within_the_brokers_receive_maximum(tmp_path: Path) -> None:
+    broker = Mosquitto("max_inflight_messages 5\n").start()  # CONNACK Receive Maximum 5
+    try:
+        listener = Listener(broker.port)
+        store = tmp_path / "outbox.sqlite3"
+        most = 0
+        with in_process(storm_config(broker.url, store), MockFactory()) as device:
+            link = device.daemon.link
+            assert link is not None
+            storm = threading.Thread(target=device.storm, args=(300,), daemon=True)
+            storm.start()
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and (storm.is_alive() or not store_drained(store)):
+                most = max(most, len(link.client._out_messages))
+                time.sleep(0.002)
+            assert_every_event_arrived(listener, store, timeout=30)
+            assert link.receive_maximum == 5
+            assert device.daemon.delivery.window == 2  # 5 - one sensor's state - status/spare
+        listener.close()
+    finally:
+        broker.close()
+    assert most <= 5
+
+
+def connected(device: InProcess) -> bool:
+    link = device.daemon.link
+    return link is not None and link.connected.is_set()
+
+
+@pytest.mark.faults
+@pytest.mark.timeout(180)
+def test_pubacks_that_never_come_do_not_stall_delivery(
+    broker: Mosquitto, listener: Listener, tmp_path: Path
+) -> None:
+    relay = Proxy(broker.port)
+    try:
+        store = tmp_path / "outbox.sqlite3"
+        with in_process(storm_config(relay.url, store), MockFactory()) as device:
+            deadline = time.monotonic() + 10
+            while not connected(device) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert listener.wait_for(lambda s: len(s.seqs()) >= 2, timeout=10)
+            relay.swallow_pubacks()  # the broker gets them all; the device hears nothing back
+            device.storm(30)
+            window = device.daemon.delivery.window
+            # The window fills with messages the broker has (the listener got them) and
+            # the device does not know it has: without a remedy, it stays full for ever.
+            assert listener.wait_for(lambda s: len(s.seqs()) >= 2 + window, timeout=10)
+            time.sleep(2)
+            stuck = len(device.daemon.delivery.inflight)
+            assert stuck == window
+            assert len(listener.seqs()) == 2 + window
+            relay.swallow_pubacks(False)  # those PUBACKs are gone for good; the link stays up
+            t0 = time.monotonic()
+            verdict = assert_every_event_arrived(listener, store, timeout=120)
+            took = time.monotonic() - t0
+            assert relay.accepted == 1  # never reconnected: only the overdue rule helped
+    finally:
+        relay.close()
+    assert stuck > 0
+    print(f"{stuck} in flight with no PUBACK; all delivered {took:.0f} s later; {verdict}")
+
+
+def test_no_matching_subscribers_0x10_counts_as_delivered(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    store = tmp_path / "outbox.sqlite3"  # nobody subscribes: mosquitto answers 0x10
+    with in_process(storm_config(broker.url, store), MockFactory()) as device:
+        device.storm(2)
+        deadline = time.monotonic() + 10
+        while not store_drained(store) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert store_drained(store)
+
+
+def test_an_unacknowledged_alarm_repeats_with_its_id_until_acknowledged(
+    broker: Mosquitto, listener: Listener, tmp_path: Path
+) -> None:
+    store = tmp_path / "outbox.sqlite3"
+    with in_process(storm_config(broker.url, store, alerts__repeat_s=0.5), MockFactory()) as dev:
+        dev.smoke_pin.drive_low()
+
+        def alarms() -> list[dict[str, object]]:
+            return [e for e in listener.events() if e["state"] == "alarm"]
+
+        assert listener.wait_for(lambda _: len(alarms()) >= 3, timeout=10)
+        assert len({(e["id"], e["seq"]) for e in alarms()}) == 1  # the same event again
+        listener.publish(ACK, json.dumps({"event_id": alarms()[0]["id"], "by": "Bripka Sari"}))
+        assert listener.wait_for(lambda _: not dev.factory.pin("GPIO27").state, timeout=5)
+        time.sleep(0.5)  # a repeat already in flight may still land
+        count = len(alarms())
+        time.sleep(2.0)
+        assert len(alarms()) == count  # no more after the ack

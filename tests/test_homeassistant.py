@@ -1,0 +1,115 @@
+"""Optional Home Assistant MQTT discovery: one device, binary sensors, availability."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from broker import Mosquitto
+from factories import Subscriber
+from gpiozero.pins.mock import MockFactory
+from tools_support import ThreadDaemon, write_config
+
+from edge.config import load_config
+from edge.homeassistant import discovery_message, discovery_payload
+
+HA = "\n[homeassistant]\nenabled = true\n"
+TOPIC = "homeassistant/device/siaga-lapas-pi-a/config"
+
+
+def test_every_sensor_is_a_binary_sensor_of_its_hazards_device_class(tmp_path: Path) -> None:
+    components = discovery_payload(load_config(write_config(tmp_path, extra=HA)))["components"]
+    assert {k: c["device_class"] for k, c in components.items() if "problem" not in k} == {
+        "smoke_1": "smoke",
+        "gas_1": "smoke",
+    }
+    assert components["smoke_1"]["state_topic"] == "siaga/v1/lapas/pi-a/state/smoke-1"
+    assert components["smoke_1"]["value_template"] == (
+        "{{ 'ON' if value_json.state == 'alarm' else 'OFF' }}"
+    )
+
+
+def test_every_sensor_has_a_diagnostic_problem_sensor_for_its_faults(tmp_path: Path) -> None:
+    components = discovery_payload(load_config(write_config(tmp_path, extra=HA)))["components"]
+    problem = components["gas_1_problem"]
+    assert (problem["device_class"], problem["entity_category"]) == ("problem", "diagnostic")
+    assert "'fault'" in problem["value_template"]
+
+
+def test_water_level_is_moisture_and_vibration_is_vibration(tmp_path: Path) -> None:
+    path = write_config(tmp_path, extra=HA)
+    path.write_text(
+        path.read_text()
+        + '\n[[sensors]]\nid = "air"\nkind = "water_level"\n'
+        + 'input = { type = "hcsr04", trigger = "GPIO23", echo = "GPIO24", mount_height_m = 2 }\n'
+        + "alarm = 1.0\n"
+        + '\n[[sensors]]\nid = "pagar"\nkind = "vibration"\n'
+        + 'input = { type = "pulse", pin = "GPIO5" }\npulses = { window_s = 2, alarm = 5 }\n'
+    )
+    components = discovery_payload(load_config(path))["components"]
+    assert (components["air"]["device_class"], components["pagar"]["device_class"]) == (
+        "moisture",
+        "vibration",
+    )
+
+
+def test_availability_follows_the_devices_status_topic(tmp_path: Path) -> None:
+    payload = discovery_payload(load_config(write_config(tmp_path, extra=HA)))
+    assert payload["availability"] == [
+        {
+            "topic": "siaga/v1/lapas/pi-a/status",
+            "value_template": "{{ value_json.state }}",
+            "payload_available": "online",
+            "payload_not_available": "offline",
+        }
+    ]
+
+
+def test_the_discovery_topic_is_device_based(tmp_path: Path) -> None:
+    topic, _ = discovery_message(load_config(write_config(tmp_path, extra=HA)))
+    assert topic == TOPIC
+
+
+@pytest.fixture
+def watcher(broker: Mosquitto) -> Iterator[Subscriber]:
+    sub = Subscriber(broker.port, topic="homeassistant/#", client_id="ha")
+    time.sleep(0.2)
+    yield sub
+    sub.client.disconnect()
+    sub.client.loop_stop()
+
+
+def test_the_daemon_announces_itself_on_connect_and_again_when_home_assistant_starts(
+    broker: Mosquitto, tmp_path: Path, mock_factory: MockFactory, watcher: Subscriber
+) -> None:
+    running = ThreadDaemon(write_config(tmp_path, broker.url, extra=HA), mock_factory)
+    try:
+        assert watcher.wait_for(lambda s: len(s.payloads("/config")) == 1)
+        watcher.client.publish("homeassistant/status", b"online", qos=1)
+        assert watcher.wait_for(lambda s: len(s.payloads("/config")) == 2)
+    finally:
+        running.stop()
+    topics = {t for t, _, _ in watcher.messages if t != "homeassistant/status"}
+    assert topics == {TOPIC}
+    assert not any(retained for t, _, retained in watcher.messages if t == TOPIC)
+
+
+def test_a_daemon_with_home_assistant_disabled_publishes_no_discovery(
+    broker: Mosquitto, tmp_path: Path, mock_factory: MockFactory, watcher: Subscriber
+) -> None:
+    running = ThreadDaemon(write_config(tmp_path, broker.url), mock_factory)
+    try:
+        watcher.client.publish("homeassistant/status", b"online", qos=1)
+        time.sleep(0.5)
+    finally:
+        running.stop()
+    assert [t for t, _, _ in watcher.messages if t != "homeassistant/status"] == []
+
+
+def test_the_discovery_document_is_json_under_the_brokers_packet_limit(tmp_path: Path) -> None:
+    _, payload = discovery_message(load_config(write_config(tmp_path, extra=HA)))
+    assert json.loads(payload)["device"]["identifiers"] == ["siaga_lapas_pi_a"]
+    assert len(payload) < 65536  # deploy/mosquitto/siaga.conf max_packet_size
