@@ -31,37 +31,56 @@ COMMANDS = {
 }
 
 
+CONFIG_HELP = "config file (default $SIAGA_EDGE_CONFIG, else /etc/siaga-edge/config.toml)"
+
+
 def _module(name: str) -> str:
     return "edge.commands." + name.replace("-", "_")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``only``, just that command's module is imported.
+
+    A command module may import heavy things (rich, matplotlib, the console): the daemon,
+    started for months under systemd, should not carry the memory of every tool.
+    ``-c/--config`` is accepted before the command as well as after it.
+    """
     parser = argparse.ArgumentParser(
         prog="siaga-edge", description="Siaga Edge early-warning daemon and tools"
     )
     parser.add_argument("--version", action="version", version=f"siaga-edge {__version__}")
+    parser.add_argument("-c", "--config", help=CONFIG_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, help_text in COMMANDS.items():
-        try:
+        cmd = sub.add_parser(name, help=help_text)
+        # SUPPRESS: a -c given before the command is not overwritten by this default.
+        cmd.add_argument("-c", "--config", default=argparse.SUPPRESS, help=CONFIG_HELP)
+        if only is None or name == only:
             module = importlib.import_module(_module(name))
-        except ModuleNotFoundError as exc:
-            if exc.name != _module(name):
-                raise
-            continue  # a command not built yet is simply not offered
-        cmd = sub.add_parser(name, help=help_text, description=module.__doc__)
-        cmd.add_argument(
-            "-c",
-            "--config",
-            help="config file (default $SIAGA_EDGE_CONFIG, else /etc/siaga-edge/config.toml)",
-        )
-        module.add_arguments(cmd)
-        cmd.set_defaults(handler=module.run)
+            cmd.description = module.__doc__
+            cmd.formatter_class = argparse.RawDescriptionHelpFormatter
+            module.add_arguments(cmd)
+            cmd.set_defaults(handler=module.run)
     return parser
 
 
+def _named_command(argv: Sequence[str]) -> str | None:
+    """The command argv names, skipping a ``-c PATH`` before it; None if unclear."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("-c", "--config"):
+            skip = True
+        elif not arg.startswith("-"):
+            return arg if arg in COMMANDS else None
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_named_command(args_list) or "")  # "": names and help only
+    args = parser.parse_args(args_list)
     try:
         return int(args.handler(args))
     except ConfigError as exc:

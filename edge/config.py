@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -34,6 +33,17 @@ MAX_BCM = 27
 # Pins that the SPI0 bus claims for an MCP3008 on chip select CE0 / CE1.
 SPI0_BUS = ("GPIO9", "GPIO10", "GPIO11")
 SPI0_SELECT = {0: "GPIO8", 1: "GPIO7"}
+
+
+class FieldProblemError(ValueError):
+    """A cross-field check that can name the field at fault, below the model raising it.
+
+    pydantic reports a model validator's error at the model's own path; this carries the
+    rest (``alarm``, ``input.pin``) so the technician is pointed at the line to change."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
 
 
 class Strict(BaseModel):
@@ -126,12 +136,17 @@ class MqttConfig(Strict):
     @model_validator(mode="after")
     def _check_tls_pair(self) -> MqttConfig:
         if (self.cert_file is None) != (self.key_file is None):
-            raise ValueError("cert_file and key_file go together (mutual TLS)")
+            raise FieldProblemError(
+                "key_file" if self.key_file is None else "cert_file",
+                "cert_file and key_file go together (mutual TLS)",
+            )
         if self.password_file is not None and self.username is None:
-            raise ValueError("password_file needs a username")
+            raise FieldProblemError("username", "password_file needs a username")
         if len({urlsplit(u).scheme for u in self.broker_urls}) > 1:
             # One TLS setting serves every broker in the list.
-            raise ValueError("urls mixes mqtt:// and mqtts://; use one scheme for all brokers")
+            raise FieldProblemError(
+                "urls", "urls mixes mqtt:// and mqtts://; use one scheme for all brokers"
+            )
         return self
 
     @property
@@ -267,7 +282,7 @@ class Calibration(Strict):
     @model_validator(mode="after")
     def _distinct(self) -> Calibration:
         if self.raw[0] == self.raw[1]:
-            raise ValueError("the two raw points must differ")
+            raise FieldProblemError("raw", "the two raw points must differ")
         return self
 
 
@@ -293,9 +308,11 @@ class StaLta(Strict):
     @model_validator(mode="after")
     def _order(self) -> StaLta:
         if self.lta_s <= self.sta_s:
-            raise ValueError(f"lta_s ({self.lta_s}) must be longer than sta_s ({self.sta_s})")
+            raise FieldProblemError(
+                "lta_s", f"lta_s ({self.lta_s}) must be longer than sta_s ({self.sta_s})"
+            )
         if self.off >= self.on:
-            raise ValueError(f"off ({self.off}) must be below on ({self.on})")
+            raise FieldProblemError("off", f"off ({self.off}) must be below on ({self.on})")
         return self
 
 
@@ -307,7 +324,9 @@ class Pulses(Strict):
     @model_validator(mode="after")
     def _order(self) -> Pulses:
         if self.warning is not None and self.warning >= self.alarm:
-            raise ValueError(f"warning ({self.warning}) must be below alarm ({self.alarm})")
+            raise FieldProblemError(
+                "alarm", f"warning ({self.warning}) must be below alarm ({self.alarm})"
+            )
         return self
 
 
@@ -323,7 +342,7 @@ class Fault(Strict):
     @model_validator(mode="after")
     def _order(self) -> Fault:
         if self.min is not None and self.max is not None and self.min >= self.max:
-            raise ValueError(f"min ({self.min}) must be below max ({self.max})")
+            raise FieldProblemError("max", f"min ({self.min}) must be below max ({self.max})")
         return self
 
 
@@ -360,36 +379,48 @@ class SensorConfig(Strict):
         if isinstance(inp, DigitalInput | PulseInput):
             for name in ("warning", "alarm", "calibration", "sta_lta", "rate_alarm_per_min"):
                 if getattr(self, name) is not None:
-                    raise ValueError(f"{name} does not apply to a {inp.type} input")
+                    raise FieldProblemError(name, f"{name} does not apply to a {inp.type} input")
             if self.stages:
-                raise ValueError(f"stages do not apply to a {inp.type} input")
+                raise FieldProblemError("stages", f"stages do not apply to a {inp.type} input")
         if isinstance(inp, PulseInput):
             if kind is not Kind.VIBRATION:
-                raise ValueError("a pulse input counts vibration pulses: kind must be vibration")
+                raise FieldProblemError(
+                    "kind", "a pulse input counts vibration pulses: kind must be vibration"
+                )
             if self.pulses is None:
-                raise ValueError("a pulse input needs pulses = { window_s, warning, alarm }")
+                raise FieldProblemError(
+                    "pulses", "a pulse input needs pulses = { window_s, warning, alarm }"
+                )
         elif self.pulses is not None:
-            raise ValueError("pulses applies only to a pulse input")
+            raise FieldProblemError("pulses", "pulses applies only to a pulse input")
         if isinstance(inp, Hcsr04Input) and kind is not Kind.WATER_LEVEL:
-            raise ValueError("an hcsr04 input measures water level: kind must be water_level")
+            raise FieldProblemError(
+                "kind", "an hcsr04 input measures water level: kind must be water_level"
+            )
         if self.sta_lta is not None:
             if not isinstance(inp, Mcp3008Input) or kind is not Kind.VIBRATION:
-                raise ValueError("sta_lta needs a vibration sensor on an mcp3008 input")
+                raise FieldProblemError(
+                    "sta_lta", "sta_lta needs a vibration sensor on an mcp3008 input"
+                )
             nyquist = self.sample_hz / 2
             if self.sta_lta.highpass_hz >= nyquist:
-                raise ValueError(
+                raise FieldProblemError(
+                    "sta_lta.highpass_hz",
                     f"sta_lta.highpass_hz ({self.sta_lta.highpass_hz}) must be below half "
-                    f"of sample_hz ({nyquist})"
+                    f"of sample_hz ({nyquist})",
                 )
             if self.sta_lta.sta_s * self.sample_hz < 2:
-                raise ValueError("sta_lta.sta_s must span at least 2 samples at sample_hz")
+                raise FieldProblemError(
+                    "sta_lta.sta_s", "sta_lta.sta_s must span at least 2 samples at sample_hz"
+                )
             if self.warning is not None or self.stages or self.rate_alarm_per_min is not None:
-                raise ValueError(
+                raise FieldProblemError(
+                    "sta_lta",
                     "with sta_lta the trigger is the warning and `alarm` the peak: "
-                    "warning, stages and rate_alarm_per_min do not apply"
+                    "warning, stages and rate_alarm_per_min do not apply",
                 )
         if self.rate_arm_above is not None and self.rate_alarm_per_min is None:
-            raise ValueError("rate_arm_above needs rate_alarm_per_min")
+            raise FieldProblemError("rate_arm_above", "rate_arm_above needs rate_alarm_per_min")
         if isinstance(inp, Mcp3008Input | Hcsr04Input):
             has_rule = (
                 self.warning is not None
@@ -399,9 +430,11 @@ class SensorConfig(Strict):
                 or self.rate_alarm_per_min is not None
             )
             if not has_rule:
-                raise ValueError("an analog sensor needs warning/alarm, stages, sta_lta or a rate")
+                raise FieldProblemError(
+                    "alarm", "an analog sensor needs warning/alarm, stages, sta_lta or a rate"
+                )
         if self.stages and (self.warning is not None or self.alarm is not None):
-            raise ValueError("use either stages or warning/alarm, not both")
+            raise FieldProblemError("stages", "use either stages or warning/alarm, not both")
         self._check_levels()
         self._check_stages()
         return self
@@ -411,17 +444,20 @@ class SensorConfig(Strict):
             return
         rising = self.direction is Direction.RISING
         if rising and self.warning >= self.alarm:
-            raise ValueError(
-                f"warning ({self.warning}) must be below alarm ({self.alarm}) for a rising sensor"
+            raise FieldProblemError(
+                "alarm",
+                f"warning ({self.warning}) must be below alarm ({self.alarm}) for a rising sensor",
             )
         if not rising and self.warning <= self.alarm:
-            raise ValueError(
-                f"warning ({self.warning}) must be above alarm ({self.alarm}) for a falling sensor"
+            raise FieldProblemError(
+                "alarm",
+                f"warning ({self.warning}) must be above alarm ({self.alarm}) for a falling sensor",
             )
         if self.hysteresis >= abs(self.alarm - self.warning) > 0 and self.hysteresis > 0:
-            raise ValueError(
+            raise FieldProblemError(
+                "hysteresis",
                 f"hysteresis ({self.hysteresis}) must be smaller than the gap between "
-                f"warning and alarm ({abs(self.alarm - self.warning):g})"
+                f"warning and alarm ({abs(self.alarm - self.warning):g})",
             )
 
     def _check_stages(self) -> None:
@@ -432,30 +468,36 @@ class SensorConfig(Strict):
         ordered = sorted(levels) if rising else sorted(levels, reverse=True)
         if levels != ordered or len(set(levels)) != len(levels):
             order = "increasing" if rising else "decreasing"
-            raise ValueError(f"stage levels must be strictly {order} for a {self.direction} sensor")
+            raise FieldProblemError(
+                "stages", f"stage levels must be strictly {order} for a {self.direction} sensor"
+            )
         rank = {StageState.NORMAL: 0, StageState.WARNING: 1, StageState.ALARM: 2}
         states = [rank[s.state] for s in self.stages]
         if states != sorted(states):
-            raise ValueError("stage states must not get milder as the level gets worse")
+            raise FieldProblemError(
+                "stages", "stage states must not get milder as the level gets worse"
+            )
         names = [s.name for s in self.stages]
         if len(set(names)) != len(names):
-            raise ValueError("stage names must be unique")
+            raise FieldProblemError("stages", "stage names must be unique")
         gap = min((abs(levels[i + 1] - levels[i]) for i in range(len(levels) - 1)), default=None)
         if gap is not None and self.hysteresis > 0 and self.hysteresis >= gap:
-            raise ValueError(
+            raise FieldProblemError(
+                "hysteresis",
                 f"hysteresis ({self.hysteresis}) must be smaller than the smallest gap "
-                f"between stage levels ({gap:g})"
+                f"between stage levels ({gap:g})",
             )
 
     @property
-    def pins(self) -> list[str]:
-        """GPIO pins this sensor claims, SPI bus lines included."""
+    def pins(self) -> list[tuple[str, str]]:
+        """(field, GPIO pin) this sensor claims, SPI bus lines included."""
         inp = self.input
         if isinstance(inp, DigitalInput | PulseInput):
-            return [inp.pin]
+            return [("input.pin", inp.pin)]
         if isinstance(inp, Hcsr04Input):
-            return [inp.trigger, inp.echo]
-        return [*SPI0_BUS, SPI0_SELECT[inp.select]]
+            return [("input.trigger", inp.trigger), ("input.echo", inp.echo)]
+        spi = [*SPI0_BUS, SPI0_SELECT[inp.select]]
+        return [(f"input (SPI0 {pin})", pin) for pin in spi]
 
 
 class SiagaConfig(BaseSettings):
@@ -495,18 +537,32 @@ class SiagaConfig(BaseSettings):
 
     @model_validator(mode="after")
     def _unique(self) -> SiagaConfig:
-        _no_duplicates("sensor id", (s.id for s in self.sensors))
-        _no_duplicates(
-            "MCP3008 channel",
-            (
-                f"CE{s.input.select} channel {s.input.channel}"
-                for s in self.sensors
-                if isinstance(s.input, Mcp3008Input)
-            ),
-        )
-        owners: dict[str, tuple[str, bool]] = {}  # pin -> (owner, is the shared SPI bus)
+        def where(i: int, field: str) -> str:
+            return f"sensors[{i}]({self.sensors[i].id}).{field}"
+
+        ids: dict[str, int] = {}
+        channels: dict[tuple[int, int], int] = {}
+        for i, s in enumerate(self.sensors):
+            if s.id in ids:
+                raise FieldProblemError(
+                    where(i, "id"), f"{s.id!r} is also the id of sensors[{ids[s.id]}]"
+                )
+            ids[s.id] = i
+            if isinstance(s.input, Mcp3008Input):
+                key = (s.input.select, s.input.channel)
+                if key in channels:
+                    raise FieldProblemError(
+                        where(i, "input.channel"),
+                        f"CE{key[0]} channel {key[1]} is also read by "
+                        f"{self.sensors[channels[key]].id}",
+                    )
+                channels[key] = i
+        # pin -> (where it is claimed, by the shared SPI bus)
+        owners: dict[str, tuple[str, bool]] = {}
         claims = [
-            (s.id, pin, isinstance(s.input, Mcp3008Input)) for s in self.sensors for pin in s.pins
+            (where(i, field), pin, isinstance(s.input, Mcp3008Input))
+            for i, s in enumerate(self.sensors)
+            for field, pin in s.pins
         ]
         claims += [
             (f"outputs.{name}", pin, False)
@@ -518,7 +574,7 @@ class SiagaConfig(BaseSettings):
                 first, first_spi = owners[pin]
                 if spi and first_spi:
                     continue  # sensors on one MCP3008 share its bus and chip select
-                raise ValueError(f"pin {pin} is used by both {first} and {owner}")
+                raise FieldProblemError(owner, f"pin {pin} is already used by {first}")
             owners[pin] = (owner, spi)
         return self
 
@@ -547,14 +603,6 @@ def _hide_userinfo(url: str) -> str:
     if "@" not in parts.netloc:
         return url
     return parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]).geturl()
-
-
-def _no_duplicates(what: str, values: Iterable[str]) -> None:
-    seen: set[str] = set()
-    for value in values:
-        if value in seen:
-            raise ValueError(f"{what} {value!r} appears twice")
-        seen.add(value)
 
 
 class ConfigError(Exception):
@@ -604,6 +652,9 @@ def describe_errors(exc: ValidationError, data: dict[str, Any]) -> list[tuple[st
     problems = []
     for error in exc.errors(include_url=False, include_input=False):
         path = field_path(error["loc"], data)
+        cause = error.get("ctx", {}).get("error")
+        if isinstance(cause, FieldProblemError):
+            path = f"{path}.{cause.field}" if path else cause.field
         reason = error["msg"].removeprefix("Value error, ")
         problems.append((path, reason))
     return problems

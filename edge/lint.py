@@ -108,12 +108,12 @@ def _pins(sensor: SensorConfig, where: str, uses_adc: bool) -> list[LintWarning]
         return []
     spi0 = {*SPI0_BUS, *SPI0_SELECT.values()}
     out = []
-    for pin in sensor.pins:
+    for field, pin in sensor.pins:
         if pin in spi0:
             why = "the MCP3008's bus in this config" if uses_adc else "SPI0, the MCP3008's bus"
             out.append(
                 LintWarning(
-                    f"{where}.input",
+                    f"{where}.{field}",
                     f"{pin} is on {why}: with SPI enabled (dtparam=spi=on, which an ADC "
                     "needs) the kernel owns it; use a free pin such as GPIO5, 6, 12, 13, 26",
                 )
@@ -121,7 +121,7 @@ def _pins(sensor: SensorConfig, where: str, uses_adc: bool) -> list[LintWarning]
         elif pin in I2C1:
             out.append(
                 LintWarning(
-                    f"{where}.input",
+                    f"{where}.{field}",
                     f"{pin} has the board's fixed 1.8 kΩ I2C pull-up to 3.3 V: an input there "
                     "reads high when nothing drives it",
                 )

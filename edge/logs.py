@@ -10,7 +10,26 @@ import logging
 import sys
 from typing import Any, Literal
 
-import structlog
+
+def _import_structlog_without_rich() -> None:
+    """structlog, imported with rich hidden from it.
+
+    structlog loads rich (when installed) just for pretty tracebacks on a terminal; the
+    daemon never shows one and rich with pygments costs it ~4 MB of its memory budget.
+    Only structlog's own import is affected: the tools that draw with rich import it
+    normally afterwards.
+    """
+    if "structlog" in sys.modules or "rich" in sys.modules:
+        return
+    sys.modules["rich"] = None  # type: ignore[assignment]
+    try:
+        import structlog  # noqa: F401
+    finally:
+        del sys.modules["rich"]
+
+
+_import_structlog_without_rich()
+import structlog  # noqa: E402  (loaded just above; this binds it, typed)
 
 LEVELS = {
     "debug": logging.DEBUG,

@@ -44,6 +44,11 @@ WARNING = {
     },
 }
 
+READY = {
+    "id": "Sensor {hazard} di {place} siap: normal",
+    "en": "The {hazard} sensor at {place} is ready: normal",
+}
+
 OTHER = {
     "id": {
         State.NORMAL: "Normal kembali: {hazard} di {place}",
@@ -111,6 +116,8 @@ def describe(
         text = ALARM[lang].get(kind, OTHER[lang][State.FAULT])
     elif state is State.WARNING:
         text = WARNING[lang].get(kind, OTHER[lang][State.FAULT])
+    elif state is State.NORMAL and reason is Reason.STARTUP:
+        text = READY[lang]  # first reading after start: not "back" to anything
     else:
         text = OTHER[lang][state]
     sentence = text.format(**fields)

@@ -14,6 +14,15 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from broker import Mosquitto
 
+from edge import logs
+
+
+@pytest.fixture(autouse=True)
+def _logs_into_the_test_capture() -> None:
+    """Each test's in-process logs go to its own captured stderr (shown when it fails),
+    not to the terminal between the dots."""
+    logs.configure(level="debug", fmt="console", stream=sys.stderr)
+
 
 @pytest.fixture
 def broker() -> Iterator[Mosquitto]:

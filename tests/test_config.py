@@ -65,6 +65,17 @@ def test_check_config_prints_the_effective_config_and_exits_0() -> None:
     assert '"device": "pi-blok-a"' in result.stdout
 
 
+def test_the_config_option_may_also_come_before_the_command() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "edge", "-c", str(EXAMPLE), "check-config", "--quiet"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+
+
 def replace(text: str, old: str, new: str) -> str:
     assert old in text, old
     return text.replace(old, new, 1)
@@ -89,24 +100,33 @@ MISTAKES = [
         lambda t: replace(t, 'pin = "GPIO17"', 'pin = "GPIO99"'),
         "sensors[0](smoke-dapur).input.pin",
     ),
-    ("pin used twice", lambda t: replace(t, 'pin = "GPIO5"', 'pin = "GPIO17"'), "GPIO17"),
+    (
+        "pin used twice",
+        lambda t: replace(t, 'pin = "GPIO5"', 'pin = "GPIO17"'),
+        "sensors[4](getar-pagar).input.pin: pin GPIO17 is already used by "
+        "sensors[0](smoke-dapur).input.pin",
+    ),
     (
         "output on a sensor pin",
         lambda t: replace(t, 'siren_pin = "GPIO27"', 'siren_pin = "GPIO23"'),
-        "GPIO23",
+        "outputs.siren_pin: pin GPIO23 is already used by sensors[2](air-selokan).input.trigger",
     ),
     (
         "warning above alarm",
         lambda t: replace(t, "warning = 300.0", "warning = 700.0"),
-        "sensors[1](smoke-gudang)",
+        "sensors[1](smoke-gudang).alarm",
     ),
     (
         "duplicate sensor id",
         lambda t: replace(t, 'id = "getar-pagar"', 'id = "getar-fondasi"'),
-        "getar-fondasi",
+        "sensors[4](getar-fondasi).id",
     ),
     ("negative delay", lambda t: replace(t, "delay_on_s = 3.0", "delay_on_s = -1"), "delay_on_s"),
-    ("lta shorter than sta", lambda t: replace(t, "lta_s = 2.0", "lta_s = 0.1"), "sta_lta"),
+    (
+        "lta shorter than sta",
+        lambda t: replace(t, "lta_s = 2.0", "lta_s = 0.1"),
+        "sensors[3](getar-fondasi).sta_lta.lta_s",
+    ),
     (
         "unknown input type",
         lambda t: replace(t, 'type = "hcsr04"', 'type = "sonar"'),
@@ -114,9 +134,21 @@ MISTAKES = [
     ),
     ("ADC channel 9", lambda t: replace(t, "channel = 1", "channel = 9"), "input.channel"),
     (
+        "two sensors on one ADC channel",
+        lambda t: replace(t, "channel = 1", "channel = 0"),
+        "sensors[3](getar-fondasi).input.channel: CE0 channel 0 is also read by smoke-gudang",
+    ),
+    (
+        "key without certificate",
+        lambda t: replace(
+            t, 'topic_prefix = "siaga/v1"', 'topic_prefix = "siaga/v1"\nkey_file = "/k"'
+        ),
+        "mqtt.cert_file",
+    ),
+    (
         "calibration points equal",
         lambda t: replace(t, "raw = [0.10, 0.80]", "raw = [0.5, 0.5]"),
-        "calibration",
+        "sensors[1](smoke-gudang).calibration.raw",
     ),
     (
         "password in the URL",
@@ -127,12 +159,12 @@ MISTAKES = [
     (
         "fault min above max",
         lambda t: replace(t, "min = 0.0, max = 2.5", "min = 3.0, max = 2.5"),
-        "fault",
+        "sensors[2](air-selokan).fault.max",
     ),
     (
         "pulse input without pulses",
         lambda t: replace(t, "pulses = { window_s = 2.0, warning = 5, alarm = 20 }", ""),
-        "pulses",
+        "sensors[4](getar-pagar).pulses",
     ),
 ]
 
