@@ -46,10 +46,11 @@ from bench.common import (
     write_result,
 )
 from edge.clock import SystemClock
+from edge.config import MqttConfig
 from edge.daemon import Daemon
 from edge.localbroker import Mosquitto
 
-DEFAULTS = (20, 2000.0)  # mqtt.inflight, mqtt.drain_per_s as shipped
+DEFAULTS = (MqttConfig().inflight, MqttConfig().drain_per_s)  # as shipped
 RAW_WINDOW = 100
 EVENTS_TOPIC = "siaga/v1/lapas/pi-a/events"
 
@@ -186,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sweep-size", type=int, default=10_000)
     ap.add_argument(
         "--sweep",
-        default="20:5000,50:5000,50:10000,20:1000000,100:1000000",
+        default="20:2000,20:5000,50:5000,20:1000000,100:1000000",
         help="inflight:drain_per_s pairs tried on --sweep-size",
     )
     ap.add_argument("--tuned", default="100:10000", help="inflight:drain_per_s run on --sizes")

@@ -1,7 +1,8 @@
 """Alert latency: pin edge -> event received by a subscriber, minus the configured delay_on_s.
 
 Three paths on one mosquitto, measured in interleaved rounds in one process so a noisy
-machine hits all of them alike:
+machine hits all of them alike, each timed from the pin edge (or publish) here to the
+arrival at one subscriber in its own process, as the control room is on its own machine:
 
 - floor: a bare paho QoS 1 publish -> subscribe round trip;
 - naive: ``bench/naive_alert.py``, a gpiozero callback that publishes directly;
@@ -20,8 +21,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import queue
 import random
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -36,7 +39,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from bench import naive_alert
 from bench.common import (
     build_config,
+    child_env,
     config_dict,
+    python,
     quiet_logs,
     ratio,
     smoke_sensor,
@@ -55,29 +60,32 @@ GAP_S = 0.005  # idle between alarms, so each one starts from a quiet system
 
 
 class Recorder:
-    """One paho v5 subscriber; each topic's arrivals (monotonic time, payload) on a queue."""
+    """The subscriber, in its own process (``bench/sub_stamps.py``): each topic's arrivals
+    as (monotonic time at the subscriber, payload) on a queue."""
 
     def __init__(self, port: int, topics: list[str]) -> None:
         self.queues: dict[str, queue.SimpleQueue[tuple[float, bytes]]] = {
             t: queue.SimpleQueue() for t in topics
         }
-        self._subscribed = threading.Event()
-        self.client = paho.Client(
-            CallbackAPIVersion.VERSION2, client_id="bench-recorder", protocol=paho.MQTTv5
+        self.proc = subprocess.Popen(
+            [python(), "-m", "bench.sub_stamps", str(port), *topics],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=child_env(),
         )
-        self.client.on_message = self._on_message
-        self.client.on_connect = lambda c, *_: c.subscribe([(t, 1) for t in topics])
-        self.client.on_subscribe = lambda *_: self._subscribed.set()
-        self.client.connect("127.0.0.1", port, keepalive=30)
-        self.client.loop_start()
-        if not self._subscribed.wait(10):
+        assert self.proc.stdout is not None
+        if self.proc.stdout.readline().strip() != b"READY":
             raise RuntimeError("recorder could not subscribe")
+        self._reader = threading.Thread(target=self._read, name="recorder", daemon=True)
+        self._reader.start()
 
-    def _on_message(self, _c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
-        now = time.monotonic()
-        q = self.queues.get(msg.topic)
-        if q is not None:
-            q.put((now, bytes(msg.payload)))
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            stamp, topic, payload = line.rstrip(b"\n").split(b" ", 2)
+            q = self.queues.get(topic.decode())
+            if q is not None:
+                q.put((int(stamp) / 1e9, payload))
 
     def next(self, topic: str, timeout: float = RECV_TIMEOUT_S) -> tuple[float, bytes]:
         return self.queues[topic].get(timeout=timeout)
@@ -88,16 +96,17 @@ class Recorder:
             q.get_nowait()
 
     def close(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(10)
 
 
 class Floor:
     """Bare paho: publish QoS 1, time until the recorder has it."""
 
-    def __init__(self, port: int, rec: Recorder) -> None:
+    def __init__(self, port: int, rec: Recorder, client_id: str = "bench-floor") -> None:
         self.rec = rec
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id="bench-floor")
+        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
         wait_until(self.client.is_connected, 10)
@@ -112,6 +121,29 @@ class Floor:
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
+
+
+class DurableFloor(Floor):
+    """The floor plus the one thing a durable alert cannot skip: an fdatasync before the
+    publish (a 4 KB write, one WAL page, on the store's file system)."""
+
+    def __init__(self, port: int, rec: Recorder, path: Path) -> None:
+        super().__init__(port, rec, client_id="bench-durable-floor")
+        self.file = path.open("wb")
+
+    def cycle(self) -> float:
+        payload = json.dumps({"sensor": "smoke-dapur", "state": "alarm", "ts": time.time()})
+        t0 = time.monotonic()
+        self.file.write(b"\0" * 4096)
+        self.file.flush()
+        os.fdatasync(self.file.fileno())
+        self.client.publish(FLOOR_TOPIC, payload, qos=1)
+        t1, _ = self.rec.next(FLOOR_TOPIC)
+        return t1 - t0
+
+    def close(self) -> None:
+        super().close()
+        self.file.close()
 
 
 class Naive:
@@ -266,19 +298,33 @@ def main(argv: list[str] | None = None) -> int:
             ]
             rec = Recorder(broker.port, topics)
             floor = Floor(broker.port, rec)
+            durable = DurableFloor(broker.port, rec, Path(tmp) / "fsync.bin")
             naive = Naive(broker.port, rec)
             siaga = Siaga(broker, rec, Path(tmp) / "a.sqlite3", "pi-a")
 
             # warm-up: first publishes, first SQLite pages, first pydantic serialisation
-            for p in (floor, naive, siaga):
+            for p in (floor, durable, naive, siaga):
                 for _ in range(20):
                     p.cycle()
             lat = run_rounds(
-                {"floor": floor, "naive": naive, "siaga": siaga, "siaga_nolog": Filtered(siaga)},
+                {
+                    "floor": floor,
+                    "durable_floor": durable,
+                    "naive": naive,
+                    "siaga": siaga,
+                    "siaga_nolog": Filtered(siaga),
+                },
                 args.rounds,
-                {"floor": per, "naive": per, "siaga": per, "siaga_nolog": max(1, per // 2)},
+                {
+                    "floor": per,
+                    "durable_floor": per,
+                    "naive": per,
+                    "siaga": per,
+                    "siaga_nolog": max(1, per // 2),
+                },
             )
             floor.close()
+            durable.close()
             naive.close()
             siaga.close()
 
@@ -302,6 +348,8 @@ def main(argv: list[str] | None = None) -> int:
         "siaga_over_naive_p99": ratio(s["p99_ms"], n["p99_ms"]),
         "siaga_over_floor_p50": ratio(s["p50_ms"], f["p50_ms"]),
         "naive_over_floor_p50": ratio(n["p50_ms"], f["p50_ms"]),
+        "durable_floor_over_naive_p50": ratio(stats["durable_floor"]["p50_ms"], n["p50_ms"]),
+        "siaga_over_durable_floor_p50": ratio(s["p50_ms"], stats["durable_floor"]["p50_ms"]),
         "siaga_overhead_vs_naive_p50_ms": round(s["p50_ms"] - n["p50_ms"], 3),
     }
     targets = {
@@ -311,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     labels = {
         "floor": "floor: bare paho QoS 1 pub -> sub",
+        "durable_floor": "durable floor: fdatasync, then bare paho",
         "naive": "naive: gpiozero callback -> paho publish",
         "siaga": "siaga daemon, delay_on 0, logs JSON -> /dev/null",
         "siaga_nolog": "siaga daemon, delay_on 0, logs filtered",

@@ -50,7 +50,7 @@ SUITE: dict[str, tuple[str, list[str], list[str], str]] = {
     "drain": (
         "bench.bench_drain",
         ["--sizes", "10000", "70000"],
-        ["--sizes", "3000", "--sweep-size", "3000", "--sweep", "20:2000,100:10000"],
+        ["--sizes", "3000", "--sweep-size", "3000", "--sweep", "20:2000,50:10000"],
         "bench_drain.json",
     ),
     "footprint": (

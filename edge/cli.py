@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -87,4 +88,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"siaga-edge: invalid config\n{exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
+        return EXIT_FAILURE
+    except BrokenPipeError:
+        # The reader went away (``| head``): stop quietly, as the Python docs advise, and
+        # keep the interpreter from complaining again when it flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         return EXIT_FAILURE

@@ -450,6 +450,7 @@ class Daemon:
                     drill=drill,
                 )
 
+            event = self._store(build)  # committed and handed to MQTT: then the log line
             log_fn = log.warning if tr.state in (State.ALARM, State.FAULT) else log.info
             log_fn(
                 "sensor_state_changed",
@@ -460,8 +461,8 @@ class Daemon:
                 stage=tr.stage,
                 value=tr.value,
                 drill=drill,
+                seq=None if event is None else event.seq,
             )
-            event = self._store(build)
             if event is not None and event.state is State.ALARM and not drill:
                 self._alarm_t[event.seq] = tr.t
             if event is not None and drill:
@@ -496,8 +497,9 @@ class Daemon:
             self._pending.append(build)
             self._store_retry_at = self.clock.monotonic() + STORE_RETRY_S
             return None
-        self._publish_state(event)
-        self._pump()
+        if self._pump() and self.link is not None:
+            self.link.wait_written()  # on the wire before the bookkeeping below
+        self._publish_state(event)  # after the event: the retained state is for late listeners
         return event
 
     def _retry_pending(self) -> None:
@@ -573,23 +575,25 @@ class Daemon:
         self.notifier.status("broker connected")
         self._pump()
 
-    def _pump(self) -> None:
-        """Hand MQTT as much as the window and the pace allow, first deliveries first."""
+    def _pump(self) -> int:
+        """Hand MQTT as much as the window and the pace allow, first deliveries first.
+
+        Returns how many first deliveries were handed over."""
         link, outbox = self.link, self.outbox
         if link is None or outbox is None or not link.connected.is_set():
-            return
+            return 0
         now = self.clock.monotonic()
         room = self.delivery.room(now)
         if room <= 0:
             # Whatever waits goes when a PUBACK frees the window or the pace allows
             # (_sleep_for wakes for that): never an idle second for a new alarm.
             self._backlog = True
-            return
+            return 0
         batch = outbox.undelivered(self.delivery.cursor, room)
         self._backlog = len(batch) >= room
-        for stored in batch:
+        for i, stored in enumerate(batch):
             if not self._send(stored, Purpose.EVENT, now):
-                return
+                return i
         room -= len(batch)
         sent: list[int] = []
         while room > 0 and self._extra:
@@ -603,6 +607,7 @@ class Daemon:
             outbox.mark_sent(sent)
         except (StorageError, sqlite3.Error) as exc:  # the repeat timer's: a repeat comes early
             log.error("mark_sent_failed", error=str(exc), events=len(sent))
+        return len(batch)
 
     def _send(self, stored: Stored, purpose: Purpose, now: float) -> bool:
         assert self.link is not None

@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from edge.detect.types import Reason, State
 
@@ -143,7 +143,13 @@ class Resend(Inbound):
     """The control room asks for stored events again, e.g. after seeing a seq gap."""
 
     from_seq: int = Field(ge=1)
-    to_seq: int = Field(ge=1)
+    to_seq: int = Field(ge=1, description="Inclusive; not below from_seq")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Resend:
+        if self.to_seq < self.from_seq:
+            raise ValueError(f"to_seq ({self.to_seq}) is below from_seq ({self.from_seq})")
+        return self
 
     def span(self) -> range:
         return range(self.from_seq, min(self.to_seq, self.from_seq + MAX_RESEND_SPAN - 1) + 1)
