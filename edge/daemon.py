@@ -146,7 +146,9 @@ class Daemon:
         self.exit_code = 0
         self._running = False
         self._started_mono = clock.monotonic()
-        self._pending: list[Callable[[int], Event]] = []  # built but not yet stored (disk full)
+        # Built but not yet stored (disk full), each with whether it is a real alarm: the
+        # siren counts those too, it needs neither the disk nor the network.
+        self._pending: list[tuple[Callable[[int], Event], bool]] = []
         self._to_mark: list[int] = []
         self._marks_due = 0.0  # when the oldest unflushed PUBACK mark must be committed
         self._extra: deque[tuple[Stored, Purpose]] = deque()  # repeats, resends waiting for room
@@ -450,7 +452,8 @@ class Daemon:
                     drill=drill,
                 )
 
-            event = self._store(build)  # committed and handed to MQTT: then the log line
+            alarm = tr.state is State.ALARM and not drill
+            event = self._store(build, alarm=alarm)  # committed, on its way: then the log
             log_fn = log.warning if tr.state in (State.ALARM, State.FAULT) else log.info
             log_fn(
                 "sensor_state_changed",
@@ -463,7 +466,7 @@ class Daemon:
                 drill=drill,
                 seq=None if event is None else event.seq,
             )
-            if event is not None and event.state is State.ALARM and not drill:
+            if event is not None and alarm:
                 self._alarm_t[event.seq] = tr.t
             if event is not None and drill:
                 self._drill_log.append(event)
@@ -484,19 +487,27 @@ class Daemon:
         log.warning("device_event", state=state.value, reason=reason.value, detail=detail)
         self._store(build)
 
-    def _store(self, build: Callable[[int], Event]) -> Event | None:
-        """Commit first; publish only what is committed. On a full disk, hold and retry."""
+    def _store(self, build: Callable[[int], Event], *, alarm: bool = False) -> Event | None:
+        """Commit first; publish only what is committed. On a full disk, hold and retry.
+
+        A real alarm sounds the siren before it goes to MQTT, stored or held."""
         assert self.outbox is not None
         if self._pending:
-            self._pending.append(build)
+            self._pending.append((build, alarm))
+            if alarm:
+                self._update_outputs()
             return None
         try:
             event = self.outbox.append(build)
         except StorageError as exc:
             log.error("store_write_failed", error=str(exc), held_in_memory=len(self._pending) + 1)
-            self._pending.append(build)
+            self._pending.append((build, alarm))
             self._store_retry_at = self.clock.monotonic() + STORE_RETRY_S
+            if alarm:
+                self._update_outputs()
             return None
+        if alarm:
+            self._update_outputs()
         if self._pump() and self.link is not None:
             self.link.wait_written()  # on the wire before the bookkeeping below
         self._publish_state(event)  # after the event: the retained state is for late listeners
@@ -509,7 +520,7 @@ class Daemon:
         if now < self._store_retry_at:
             return  # a full disk stays full for a while: not one attempt per sample
         held, self._pending = self._pending, []
-        for i, build in enumerate(held):
+        for i, (build, _) in enumerate(held):
             try:
                 event = self.outbox.append(build)
             except StorageError:
@@ -854,7 +865,8 @@ class Daemon:
         if self.annunciator is None or self.outbox is None:
             return
         states = [m.state for m in self.machines.values()]
-        self.annunciator.update(states, self.outbox.unacked_alarms())
+        held = sum(alarm for _, alarm in self._pending)
+        self.annunciator.update(states, self.outbox.unacked_alarms() + held)
 
     # ------------------------------------------------------------------ reload
 

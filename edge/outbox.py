@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS events(
     delivered REAL,
     acked REAL,
     acked_by TEXT,
-    last_sent REAL
+    last_sent REAL,
+    drill INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS events_undelivered ON events(seq) WHERE delivered IS NULL;
 CREATE INDEX IF NOT EXISTS events_unacked ON events(seq) WHERE requires_ack = 1 AND acked IS NULL;
@@ -117,6 +118,9 @@ class Outbox:
             if row is None or row[0] != "ok":
                 raise sqlite3.DatabaseError(f"quick_check: {row[0] if row else 'no answer'}")
             db.executescript(SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(events)")}
+            if "drill" not in columns:  # a store from before drills were kept apart
+                db.execute("ALTER TABLE events ADD COLUMN drill INTEGER NOT NULL DEFAULT 0")
         except sqlite3.DatabaseError:
             db.close()
             raise
@@ -211,8 +215,8 @@ class Outbox:
         (last,) = db.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()
         event = build(int(last) + 1)
         db.execute(
-            "INSERT INTO events(seq, id, sensor, state, requires_ack, created, payload) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO events(seq, id, sensor, state, requires_ack, created, payload, drill) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 event.seq,
                 event.id,
@@ -221,6 +225,7 @@ class Outbox:
                 int(event.requires_ack),
                 self._wall(),
                 event.to_json(),
+                int(event.drill),
             ),
         )
         db.execute("UPDATE meta SET value = ? WHERE key = 'seq'", (event.seq,))
@@ -334,9 +339,10 @@ class Outbox:
         return None if created is None else max(0.0, self._wall() - float(created))
 
     def unacked_alarms(self) -> int:
+        """Real alarms still waiting for an ack (what the siren sounds for; not drills)."""
         (n,) = self.db.execute(
             "SELECT count(*) FROM events "
-            "WHERE requires_ack = 1 AND acked IS NULL AND state = 'alarm'"
+            "WHERE requires_ack = 1 AND acked IS NULL AND state = 'alarm' AND drill = 0"
         ).fetchone()
         return int(n)
 

@@ -166,6 +166,25 @@ def test_a_real_alarm_during_a_drill_is_sent_as_real(
     assert not real["message"].startswith("LATIHAN")
 
 
+def test_a_drill_alarm_leaves_the_local_siren_silent(
+    site: Site, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A drill exercises the response chain; a siren sounding in a prison for no fire is
+    # itself an incident. Only real alarms sound it.
+    running, sub, config_file = site
+    code, _, err = drill_cli(str(scenario(tmp_path, FIRE)), "-c", str(config_file), capsys=capsys)
+    assert code == 0, err
+    assert any(e["drill"] and e["state"] == "alarm" for e in sub.events())
+    siren = running.factory.pin("GPIO27")
+    assert not siren.state
+    running.smoke_pin.drive_low()
+    assert sub.wait_for(lambda s: any(e["state"] == "alarm" and not e["drill"] for e in s.events()))
+    deadline = time.monotonic() + 5
+    while not siren.state and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert siren.state
+
+
 def test_drill_start_and_end_are_in_the_audit_log(
     site: Site, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -184,6 +184,40 @@ def test_a_full_store_holds_new_events_reports_it_and_recovers_when_room_returns
     assert verdict.created == 302
 
 
+def fill_store(store: Path, pages: int) -> None:
+    from factories import make_event
+
+    from edge.detect.types import State
+    from edge.outbox import StorageError
+
+    box = Outbox(store, max_page_count=pages)
+    box.db.execute("PRAGMA synchronous=OFF")
+    with contextlib.suppress(StorageError):
+        while True:
+            box.append(lambda s: make_event(s, state=State.NORMAL))
+    box.close()
+
+
+def test_an_alarm_the_full_store_cannot_take_still_sounds_the_siren(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    # The local siren needs neither the network nor the disk: an alarm held in memory
+    # because the store is full is as unacknowledged as a stored one.
+    store = tmp_path / "outbox.sqlite3"
+    fill_store(store, pages=40)  # with undelivered events that need no ack: none evictable
+    broker.stop()
+    cfg = storm_config(broker.url, store, storage={"path": str(store), "max_page_count": 40})
+    with in_process(cfg, MockFactory()) as device:
+        assert not storage_state(device)[0]
+        device.smoke_pin.drive_low()
+        siren = device.factory.pin("GPIO27")
+        deadline = time.monotonic() + 5
+        while not siren.state and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert siren.state
+        assert device.daemon.call(lambda: device.daemon.machines["smoke-1"].state) == "alarm"
+
+
 @contextlib.contextmanager
 def small_disk(where: Path, size_kb: int) -> Iterator[Path]:
     where.mkdir()

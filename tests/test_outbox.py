@@ -161,3 +161,25 @@ def test_wal_and_full_sync_are_on(tmp_path: Path) -> None:
     assert box.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert box.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert isinstance(box.db, sqlite3.Connection)
+
+
+def test_drill_alarms_are_not_counted_as_real_unacknowledged_alarms(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3")
+    box.append(lambda seq: make_event(seq).model_copy(update={"drill": True}))
+    assert box.unacked_alarms() == 0
+    append(box)
+    assert box.unacked_alarms() == 1
+
+
+def test_a_store_from_before_the_drill_column_opens_and_keeps_its_events(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    box = Outbox(path)
+    append(box)
+    box.close()
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE events DROP COLUMN drill")  # as stores made before the column existed
+    db.commit()
+    db.close()
+    box = Outbox(path)
+    assert box.unacked_alarms() == 1
+    assert append(box) == 2

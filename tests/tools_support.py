@@ -46,6 +46,9 @@ interval_s = 1
 
 [gpio]
 pin_factory = "mock"
+
+[outputs]
+siren_pin = "GPIO27"
 {extra}
 # The kitchen's smoke detector: its relay closes to ground.
 [[sensors]]
