@@ -492,10 +492,10 @@ class Daemon:
 
         A real alarm sounds the siren before it goes to MQTT, stored or held."""
         assert self.outbox is not None
+        if alarm and self.annunciator is not None:
+            self.annunciator.alarm_raised()
         if self._pending:
             self._pending.append((build, alarm))
-            if alarm:
-                self._update_outputs()
             return None
         try:
             event = self.outbox.append(build)
@@ -503,11 +503,7 @@ class Daemon:
             log.error("store_write_failed", error=str(exc), held_in_memory=len(self._pending) + 1)
             self._pending.append((build, alarm))
             self._store_retry_at = self.clock.monotonic() + STORE_RETRY_S
-            if alarm:
-                self._update_outputs()
             return None
-        if alarm:
-            self._update_outputs()
         if self._pump() and self.link is not None:
             self.link.wait_written()  # on the wire before the bookkeeping below
         self._publish_state(event)  # after the event: the retained state is for late listeners

@@ -42,6 +42,12 @@ class Annunciator:
         self.pattern: Pattern | None = None
         self.siren_on = False
 
+    def alarm_raised(self) -> None:
+        """A real alarm just happened: the siren now, before anything else is done with it."""
+        if self.siren is not None and not self.siren_on:
+            self.siren.on()
+        self.siren_on = True
+
     def update(self, states: list[State], unacked_alarms: int) -> None:
         """Drive the outputs; gpiozero is touched only when something changes."""
         siren = unacked_alarms > 0

@@ -54,3 +54,15 @@ def test_status_led_pin_toggles_while_blinking(mock_factory: MockFactory) -> Non
     time.sleep(0.05)
     assert led.state
     ann.close()
+
+
+def test_a_raised_alarm_sounds_the_siren_at_once_and_an_ack_silences_it() -> None:
+    factory = MockFactory()
+    out = outputs(factory)
+    out.alarm_raised()
+    assert factory.pin("GPIO27").state
+    out.update([State.ALARM], unacked_alarms=1)
+    assert factory.pin("GPIO27").state
+    out.update([State.ALARM], unacked_alarms=0)
+    assert not factory.pin("GPIO27").state
+    out.close()
