@@ -12,11 +12,8 @@ import sys
 from collections.abc import Sequence
 
 from edge import __version__
+from edge.commands import EXIT_FAILURE, EXIT_USAGE
 from edge.config import ConfigError
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
 
 # name -> module in edge.commands exposing ``add_arguments(parser)`` and ``run(args) -> int``
 COMMANDS = {

@@ -64,6 +64,7 @@ from edge.calibrate import (
     write_atomically,
 )
 from edge.clock import SystemClock, iso_ms
+from edge.commands import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from edge.commands.readings import LocalSensors
 from edge.config import (
     ConfigError,
@@ -78,7 +79,6 @@ from edge.config import (
 from edge.control import ControlClient, ControlDeniedError, ControlError, NoDaemonError
 from edge.trace import write_trace
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 READ_EVERY_S = 0.2
 
 Samples = list[tuple[float, float | None, float | None]]  # (t, value, raw)

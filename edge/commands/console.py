@@ -41,6 +41,7 @@ from rich.markup import escape
 
 from edge import logs
 from edge.clock import SystemClock
+from edge.commands import EXIT_FAILURE, EXIT_OK
 from edge.config import (
     ConfigError,
     MqttConfig,
@@ -58,7 +59,6 @@ from edge.console.app import (
 from edge.console.board import Board, Update
 from edge.console.render import STATE_STYLE, render_board
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 REFRESH_S = 0.25
 
 

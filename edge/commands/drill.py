@@ -27,12 +27,12 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from edge.commands import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from edge.config import config_path, load_config
 from edge.console.render import STATE_STYLE
 from edge.control import ControlClient, ControlError, NoDaemonError
 from edge.simulate import ScenarioError, load_scenario
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 POLL_S = 0.25
 
 

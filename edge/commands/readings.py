@@ -35,6 +35,7 @@ from rich.table import Table
 from rich.text import Text
 
 from edge.clock import Clock, SystemClock, iso_ms
+from edge.commands import EXIT_FAILURE, EXIT_OK
 from edge.config import (
     DigitalInput,
     PulseInput,
@@ -54,7 +55,6 @@ from edge.control import (
 from edge.detect.build import machine_for
 from edge.sensors import Sample, Sensor, open_sensor, pin_factory
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 FIRST_SAMPLE_TIMEOUT_S = 3.0
 
 

@@ -20,13 +20,10 @@ import json
 import sys
 from pathlib import Path
 
+from edge.commands import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from edge.config import ConfigError, SensorConfig, load_config
 from edge.replay import Replay, replay
 from edge.trace import TraceError, load_trace
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
