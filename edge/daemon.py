@@ -10,6 +10,7 @@ an alarm repeat), so a delay-off completes even when no sample comes.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import signal
 import sqlite3
@@ -53,7 +54,7 @@ from edge.payloads import (
     Status,
 )
 from edge.sdnotify import Notifier
-from edge.sensors import Sample, Sensor, open_sensor
+from edge.sensors import Sample, Sensor, open_hint, open_sensor
 from edge.simulate.scenario import Scenario, ScenarioError
 from edge.topics import Topics
 
@@ -71,6 +72,7 @@ OVERDUE_KEEPALIVES = 4  # no PUBACK after this many keepalives while connected: 
 OVERDUE_MIN_S = 30.0
 DRILL_TICK_S = 0.05  # a drill feeds its machines in batches at most this often
 TAP_EXPIRY_S = 60.0  # a calibrate tap nobody has read for this long is dropped
+SENSOR_RETRY_S = 30.0  # a sensor whose pins could not be opened is tried again this often
 
 T = TypeVar("T")
 
@@ -165,6 +167,7 @@ class Daemon:
         self._drill: Drill | None = None
         self._drill_count = 0
         self._drill_log: list[Event] = []  # the last drill's events, for `siaga-edge drill`
+        self._unopened: dict[str, float] = {}  # sensor -> when to try opening it again
         self._taps: dict[str, list[Sample]] = {}  # sensor -> samples for `calibrate`
         self._tap_read: dict[str, float] = {}
         self.control: ControlServer | None = None
@@ -224,6 +227,9 @@ class Daemon:
                 Reason.STORAGE,
                 f"store was unreadable, moved to {self.outbox.moved_aside}",
             )
+        for field, error in self.annunciator.failed:
+            log.error("output_unavailable", field=field, error=str(error), hint=open_hint(error))
+            self._device_event(State.FAULT, Reason.OUTPUTS, f"{field}: {error}")
         self.outbox.audit("daemon_started", f"version={__version__}")
         for sensor_cfg in cfg.sensors:
             self._add_sensor(sensor_cfg, now)
@@ -268,11 +274,46 @@ class Daemon:
         self.machines[sensor_cfg.id] = machine
         self._emit(machine.start(now))
         if sensor_cfg.enabled:
+            self._open_sensor(sensor_cfg, now)
+
+    def _open_sensor(self, sensor_cfg: SensorConfig, now: float) -> None:
+        """Open the sensor's pins; one that cannot be opened is a fault, tried again later.
+
+        A pin held by another program, SPI switched off or no GPIO library must not stop
+        the daemon (the other sensors, the siren and the outbox still work): the control
+        room gets a fault for what is not watched, and the daemon keeps trying."""
+        sensor_id = sensor_cfg.id
+        sensor: Sensor | None = None
+        try:
             sensor = open_sensor(sensor_cfg, self.factory, self.clock, self.post)
-            self.sensors[sensor_cfg.id] = sensor
             sensor.start()
+        except Exception as exc:
+            if sensor is not None:
+                with contextlib.suppress(Exception):
+                    sensor.close()
+            first = sensor_id not in self._unopened
+            self._unopened[sensor_id] = now + SENSOR_RETRY_S
+            if first:
+                log.error(
+                    "sensor_unavailable",
+                    sensor=sensor_id,
+                    error=str(exc) or type(exc).__name__,
+                    hint=open_hint(exc),
+                    retry_s=SENSOR_RETRY_S,
+                )
+                self._emit(self.machines[sensor_id].lost(now))
+            return
+        self.sensors[sensor_id] = sensor
+        if self._unopened.pop(sensor_id, None) is not None:
+            log.info("sensor_opened", sensor=sensor_id)
+
+    def _retry_unopened(self, now: float) -> None:
+        for sensor_id, due in list(self._unopened.items()):
+            if due <= now and sensor_id in self.machines:
+                self._open_sensor(self.config.sensor(sensor_id), now)
 
     def _remove_sensor(self, sensor_id: str) -> None:
+        self._unopened.pop(sensor_id, None)
         sensor = self.sensors.pop(sensor_id, None)
         if sensor is not None:
             sensor.close()
@@ -776,6 +817,8 @@ class Daemon:
             self._telemetry()
         if now >= nxt["drill"]:
             self._drill_step(now)
+        if self._unopened:
+            self._retry_unopened(now)
         if now >= nxt["evict"]:
             nxt["evict"] = now + EVICT_EVERY_S
             assert self.outbox is not None

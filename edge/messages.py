@@ -73,6 +73,7 @@ FAULT_TEXT = {
         Reason.STORAGE: "penyimpanan gagal",
         Reason.LATENCY: "alarm terlambat terkirim",
         Reason.LINK: "koneksi terputus",
+        Reason.OUTPUTS: "sirene atau lampu status tidak dapat dikendalikan",
     },
     "en": {
         Reason.NO_DATA: "no data",
@@ -82,6 +83,7 @@ FAULT_TEXT = {
         Reason.STORAGE: "storage failed",
         Reason.LATENCY: "alarm delivered late",
         Reason.LINK: "link lost",
+        Reason.OUTPUTS: "the siren or status LED cannot be driven",
     },
 }
 
@@ -136,6 +138,7 @@ def device_message(language: str, reason: Reason, detail: str) -> str:
             Reason.DRILL: "Latihan",
             Reason.LATENCY: "GANGGUAN PERANGKAT: alarm terlambat",
             Reason.STARTUP: "Perangkat mulai",
+            Reason.OUTPUTS: "GANGGUAN PERANGKAT: sirene/lampu status",
         },
         "en": {
             Reason.STORAGE: "DEVICE FAULT: storage",
@@ -143,6 +146,7 @@ def device_message(language: str, reason: Reason, detail: str) -> str:
             Reason.DRILL: "Drill",
             Reason.LATENCY: "DEVICE FAULT: alarm late",
             Reason.STARTUP: "Device started",
+            Reason.OUTPUTS: "DEVICE FAULT: siren/status LED",
         },
     }[lang]
     head = heads.get(reason, str(reason))

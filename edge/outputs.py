@@ -34,11 +34,23 @@ def led_pattern(states: list[State]) -> Pattern:
 
 
 class Annunciator:
+    """The siren and the LED. One that cannot be opened is left out, and named in
+    ``failed`` (field, error) for the daemon to report: the rest still works."""
+
     def __init__(self, cfg: OutputsConfig, factory: Factory | None) -> None:
-        self.siren = (
-            DigitalOutputDevice(cfg.siren_pin, pin_factory=factory) if cfg.siren_pin else None
-        )
-        self.led = LED(cfg.status_led_pin, pin_factory=factory) if cfg.status_led_pin else None
+        self.failed: list[tuple[str, BaseException]] = []
+        self.siren: DigitalOutputDevice | None = None
+        self.led: LED | None = None
+        if cfg.siren_pin:
+            try:
+                self.siren = DigitalOutputDevice(cfg.siren_pin, pin_factory=factory)
+            except Exception as exc:
+                self.failed.append(("outputs.siren_pin", exc))
+        if cfg.status_led_pin:
+            try:
+                self.led = LED(cfg.status_led_pin, pin_factory=factory)
+            except Exception as exc:
+                self.failed.append(("outputs.status_led_pin", exc))
         self.pattern: Pattern | None = None
         self.siren_on = False
 

@@ -266,3 +266,47 @@ def test_mqtt_3_1_1_can_be_selected(broker: Mosquitto, tmp_path: Path, sub: Subs
         assert sub.wait_for(lambda s: r.daemon.outbox is not None and r.daemon.outbox.depth() == 0)
     finally:
         r.stop()
+
+
+def test_a_sensor_whose_pin_cannot_be_opened_is_a_fault_and_opens_once_the_pin_is_free(
+    broker: Mosquitto, tmp_path: Path, sub: Subscriber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gpiozero import DigitalInputDevice
+
+    import edge.daemon
+
+    monkeypatch.setattr(edge.daemon, "SENSOR_RETRY_S", 0.3)
+    factory = MockFactory()
+    holder = DigitalInputDevice("GPIO17", pin_factory=factory)  # another program has it
+    r = Running(smoke_config(broker.url, tmp_path / "outbox.sqlite3"), factory)
+    try:
+        assert sub.wait_for(lambda s: any(e["state"] == "fault" for e in s.events()))
+        assert states(sub.events()) == [("starting", "startup"), ("fault", "no_data")]
+        assert r.thread.is_alive()
+        holder.close()  # the pin is free again: the daemon opens it by itself
+        assert sub.wait_for(lambda s: len(s.events()) >= 3, timeout=10)
+        assert states(sub.events())[2] == ("normal", "cleared")
+        r.smoke_pin.drive_low()
+        assert sub.wait_for(lambda s: any(e["state"] == "alarm" for e in s.events()))
+    finally:
+        r.stop()
+
+
+def test_a_siren_that_cannot_be_opened_is_a_device_fault_and_alarms_still_flow(
+    broker: Mosquitto, tmp_path: Path, sub: Subscriber
+) -> None:
+    from gpiozero import DigitalOutputDevice
+
+    factory = MockFactory()
+    holder = DigitalOutputDevice("GPIO27", pin_factory=factory)
+    r = Running(smoke_config(broker.url, tmp_path / "outbox.sqlite3"), factory)
+    try:
+        assert sub.wait_for(lambda s: any(e["sensor"] == "_device" for e in s.events()))
+        device = next(e for e in sub.events() if e["sensor"] == "_device")
+        assert (device["state"], device["reason"]) == ("fault", "outputs")
+        assert "outputs.siren_pin" in device["message"]
+        r.smoke_pin.drive_low()
+        assert sub.wait_for(lambda s: any(e["state"] == "alarm" for e in s.events()))
+    finally:
+        r.stop()
+        holder.close()

@@ -207,3 +207,26 @@ def test_a_sample_timestamped_before_a_processed_deadline_is_taken_at_that_deadl
     events = machine.sample(9.5, 0.5)  # a reading that began before, arriving late
     assert events == []
     assert machine.last_sample_t == 10.0
+
+
+def test_an_input_that_cannot_be_opened_is_a_fault_at_once_even_without_no_data_s() -> None:
+    machine = machine_for(gauge(fault={}))
+    machine.start(0.0)
+    events = machine.lost(0.5)
+    assert [(tr.t, tr.state.value, tr.reason.value) for tr in events] == [
+        (0.5, "fault", "no_data")
+    ]
+    assert machine.tick(3600.0) == []  # no sample ever comes: the fault holds
+    assert machine.state.value == "fault"
+
+
+def test_a_lost_input_recovers_like_any_fault_once_valid_data_flows_again() -> None:
+    machine = machine_for(gauge(fault={}))
+    machine.start(0.0)
+    machine.lost(0.0)
+    out = []
+    for n in range(2 * 61):
+        out += machine.sample(100.0 + n / 2, 0.3)
+    assert [(tr.t, tr.state.value, tr.reason.value) for tr in out] == [
+        (160.0, "normal", "cleared")
+    ]

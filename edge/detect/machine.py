@@ -11,7 +11,8 @@ Rules (the whole contract of a sensor's published state):
    like any escalation. It is never reported ``normal`` before.
 4. Supervision comes first. When a check fails (``no_data``, ``out_of_range``,
    ``stuck``, ``chatter``) the sensor is ``fault`` at that instant, whatever its level.
-   Invalid samples never reach the classifier.
+   Invalid samples never reach the classifier. An input that cannot be read at all
+   (:meth:`SensorMachine.lost`) is ``fault`` (``no_data``) at once.
 5. A sensor leaves ``fault`` only after valid data has flowed continuously for its
    ``delay_off_s``; it then shows its debounced level (or ``starting``, rule 3). A failed
    check interrupts every running delay: a condition is "continuous" only on data, so
@@ -133,6 +134,18 @@ class SensorMachine:
             out = self._settle(t)
         else:
             out = self._sample(t, value)
+        self._regate()
+        return out
+
+    def lost(self, t: float) -> list[Transition]:
+        """The input cannot be read at all from ``t`` (it failed to open): rule 4."""
+        if not self.enabled:
+            return []
+        if self._t0 is None:
+            raise RuntimeError("SensorMachine.start() must come before lost()")
+        out = self._tick(t)
+        self._supervisor.lost()
+        out += self._settle(self._now)
         self._regate()
         return out
 

@@ -9,7 +9,10 @@ HC-SR04 is not "no flood". Each check names its fault reason:
   passed on);
 - ``stuck``: the exact same value for ``stuck_s`` (a frozen ADC or a dead amplifier);
 - ``chatter``: more changes of value per second than ``chatter_per_s`` over a 10 s window
-  on a contact input (a loose wire, not a detector).
+  on a contact input (a loose wire, not a detector);
+- the input could not be opened at all (a pin in use, SPI off, no GPIO library): the
+  adapter says so with :meth:`Supervisor.lost`, reported as ``no_data`` at once, whatever
+  ``no_data_s`` is, since no sample will ever come.
 
 A fault is raised the moment its check fails. It clears only after valid data has flowed
 continuously for ``recover_s``: one good reading from a flaky sensor proves nothing. The
@@ -101,6 +104,10 @@ class Supervisor:
             self._healthy_since = t
         self.check(t)
         return True
+
+    def lost(self) -> None:
+        """The input is gone: a fault (``no_data``) until valid samples flow again."""
+        self._raise(Reason.NO_DATA, None)
 
     def accept(self, t: float, value: float) -> None:
         """Record a sample already known valid and in range, with no check due before ``t``.

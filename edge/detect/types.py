@@ -33,6 +33,7 @@ class Reason(StrEnum):
     DRILL = "drill"
     LATENCY = "latency"
     LINK = "link"
+    OUTPUTS = "outputs"
 
 
 FAULT_REASONS = frozenset({Reason.NO_DATA, Reason.STUCK, Reason.OUT_OF_RANGE, Reason.CHATTER})

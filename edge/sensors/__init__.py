@@ -5,6 +5,6 @@ inputs run one small thread each. Nothing here decides anything.
 """
 
 from edge.sensors.base import Sample, SampleSink, Sensor
-from edge.sensors.factory import open_sensor, pin_factory
+from edge.sensors.factory import open_hint, open_sensor, pin_factory
 
-__all__ = ["Sample", "SampleSink", "Sensor", "open_sensor", "pin_factory"]
+__all__ = ["Sample", "SampleSink", "Sensor", "open_hint", "open_sensor", "pin_factory"]

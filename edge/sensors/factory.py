@@ -45,6 +45,24 @@ def pin_factory(name: PinFactoryName) -> Factory | None:
     return NativeFactory()
 
 
+def open_hint(error: BaseException) -> str:
+    """What a technician should look at when a sensor's pins or bus cannot be opened."""
+    name = type(error).__name__
+    text = str(error).lower()
+    if name == "BadPinFactory" or "pin factory" in text:
+        return (
+            "gpiozero found no GPIO library: on a Pi install python3-lgpio (deploy/install.sh "
+            "makes the venv see it), or set gpio.pin_factory"
+        )
+    if "spidev" in text or "spi" in name.lower():
+        return "enable SPI for the MCP3008: dtparam=spi=on in /boot/firmware/config.txt, reboot"
+    if isinstance(error, PermissionError):
+        return "the service user needs the gpio and spi groups (deploy/install.sh adds them)"
+    if "in use" in text or "busy" in text or name == "GPIOPinInUse":
+        return "another program (or another sensor in this config) holds this pin"
+    return "check the wiring table in docs/operations.md and the pin names in the config"
+
+
 def open_sensor(
     cfg: SensorConfig, factory: Factory | None, clock: Clock, sink: SampleSink
 ) -> Sensor:
