@@ -213,9 +213,7 @@ def test_an_input_that_cannot_be_opened_is_a_fault_at_once_even_without_no_data_
     machine = machine_for(gauge(fault={}))
     machine.start(0.0)
     events = machine.lost(0.5)
-    assert [(tr.t, tr.state.value, tr.reason.value) for tr in events] == [
-        (0.5, "fault", "no_data")
-    ]
+    assert [(tr.t, tr.state.value, tr.reason.value) for tr in events] == [(0.5, "fault", "no_data")]
     assert machine.tick(3600.0) == []  # no sample ever comes: the fault holds
     assert machine.state.value == "fault"
 
@@ -227,6 +225,4 @@ def test_a_lost_input_recovers_like_any_fault_once_valid_data_flows_again() -> N
     out = []
     for n in range(2 * 61):
         out += machine.sample(100.0 + n / 2, 0.3)
-    assert [(tr.t, tr.state.value, tr.reason.value) for tr in out] == [
-        (160.0, "normal", "cleared")
-    ]
+    assert [(tr.t, tr.state.value, tr.reason.value) for tr in out] == [(160.0, "normal", "cleared")]
