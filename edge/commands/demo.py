@@ -183,7 +183,8 @@ class _Feed:
         alarms = sum(1 for e in self.events if e["state"] == "alarm")
         faults = sum(1 for e in self.events if e["state"] == "fault")
         self.console.print(
-            f"\n[bold]{len(self.events)} events received[/] ({alarms} alarms, {faults} faults); "
+            f"\n[bold]{len(self.events)} events received[/] "
+            f"({_count(alarms, 'alarm')}, {_count(faults, 'fault')}); "
             f"seq {seqs[0] if seqs else 0}..{seqs[-1] if seqs else 0} "
             + ("[green]without gaps[/]" if gap_free else "[red]WITH GAPS[/]")
             + f"; daemon exit code {code}"
@@ -192,3 +193,7 @@ class _Feed:
             self.console.print(f"[red]something went wrong; see {log_path}[/]")
             return 1
         return 0
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
