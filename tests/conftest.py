@@ -13,6 +13,7 @@ from gpiozero.pins.mock import MockFactory
 sys.path.insert(0, str(Path(__file__).parent))
 
 from broker import Mosquitto
+from faultkit import Listener
 
 from edge import logs
 
@@ -32,6 +33,14 @@ def broker() -> Iterator[Mosquitto]:
         yield mosq
     finally:
         mosq.close()
+
+
+@pytest.fixture
+def listener(broker: Mosquitto) -> Iterator[Listener]:
+    """The control room, subscribed to the device's events (faultkit.Listener)."""
+    lis = Listener(broker.port)
+    yield lis
+    lis.close()
 
 
 @pytest.fixture

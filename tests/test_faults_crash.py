@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,13 +28,6 @@ from faultkit import (
 from gpiozero.pins.mock import MockFactory
 
 from edge.mqtt import MqttLink
-
-
-@pytest.fixture
-def listener(broker: Mosquitto) -> Iterator[Listener]:
-    lis = Listener(broker.port)
-    yield lis
-    lis.close()
 
 
 def test_an_exception_in_a_paho_callback_ends_the_daemon_non_zero_and_loses_nothing(

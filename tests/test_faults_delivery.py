@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -134,13 +133,6 @@ test_whatever_the_broker_does_delivery_never_stalls_nor_overfills = DeliveryMach
 
 
 # ---------------------------------------------------------------------- on a real broker
-
-
-@pytest.fixture
-def listener(broker: Mosquitto) -> Iterator[Listener]:
-    lis = Listener(broker.port)
-    yield lis
-    lis.close()
 
 
 def test_in_flight_stays_within_the_brokers_receive_maximum(tmp_path: Path) -> None:

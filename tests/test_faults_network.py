@@ -35,13 +35,6 @@ def proxy(broker: Mosquitto) -> Iterator[Proxy]:
     relay.close()
 
 
-@pytest.fixture
-def listener(broker: Mosquitto) -> Iterator[Listener]:
-    lis = Listener(broker.port)
-    yield lis
-    lis.close()
-
-
 def connected(device: InProcess) -> bool:
     link = device.daemon.link
     return link is not None and link.connected.is_set()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,13 +25,6 @@ from faultkit import (
     storm_scenario,
 )
 from gpiozero.pins.mock import MockFactory
-
-
-@pytest.fixture
-def listener(broker: Mosquitto) -> Iterator[Listener]:
-    lis = Listener(broker.port)
-    yield lis
-    lis.close()
 
 
 def wait_drained(store: Path, timeout: float) -> bool:

@@ -36,13 +36,6 @@ from gpiozero.pins.mock import MockFactory
 from edge.outbox import Outbox
 
 
-@pytest.fixture
-def listener(broker: Mosquitto) -> Iterator[Listener]:
-    lis = Listener(broker.port)
-    yield lis
-    lis.close()
-
-
 def first_event(listener: Listener) -> dict[str, object]:
     assert listener.wait_for(lambda s: 1 in s.seqs(), timeout=15)
     return next(e for e in listener.events() if e["seq"] == 1)
