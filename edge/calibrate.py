@@ -68,6 +68,9 @@ class RawStats:
     min: float
     max: float
     ts: str = ""
+    median: float = 0.0
+    """What a calibration point takes: one echo off debris or a late SPI read does not
+    move it, as it moves the mean."""
 
     @classmethod
     def of(cls, raws: Sequence[float | None], seconds: float, ts: str = "") -> RawStats:
@@ -83,6 +86,7 @@ class RawStats:
             min=min(good),
             max=max(good),
             ts=ts,
+            median=statistics.median(good),
         )
 
 

@@ -310,13 +310,14 @@ def _points(
     if raw.std > STEADY_RAW_STD:
         notes.append(f"the raw reading was not steady (σ {raw.std:.4f}): is the reference stable?")
     if isinstance(cfg.input, Hcsr04Input):
-        height = mount_height(raw.mean, value)
+        height = mount_height(raw.median, value)
         notes.append(
-            f"echo distance {raw.mean:.3f} m + level {value:g} m: mount_height_m = {height:g} "
+            f"echo distance {raw.median:.3f} m (median) + level {value:g} m: "
+            f"mount_height_m = {height:g} "
             f"(now {cfg.input.mount_height_m:g})"
         )
         return {"mount_height_m": height}, notes
-    point = Point(raw=raw.mean, value=value, std=raw.std, ts=ts)
+    point = Point(raw=raw.median, value=value, std=raw.std, ts=ts)
     pending = [p for p in pending_points(state, cfg.id) if p.value != value]
     if not pending:
         set_points(state, cfg.id, [point])
