@@ -7,24 +7,19 @@ stream that breaks it.
 from __future__ import annotations
 
 from itertools import accumulate
-from pathlib import Path
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tables import sensor
 
-from edge.config import SensorConfig, validate_config
+from edge.config import SensorConfig
 from edge.detect.build import machine_for
 from edge.detect.rate import RateOfRise
 from edge.detect.stalta import StaLtaTrigger
 from edge.detect.types import State, Transition
 
 EXAMPLES = settings(max_examples=60, deadline=None)
-
-
-def sensor(**fields: Any) -> SensorConfig:
-    data = {"site": {"id": "s", "device": "d"}, "sensors": [{"id": "x", **fields}]}
-    return validate_config(data, Path("test.toml")).sensors[0]
 
 
 def gauge(**fields: Any) -> SensorConfig:

@@ -6,21 +6,13 @@ out, at exact times.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
+from tables import Row, Samples, held, run, sensor
 
-from edge.config import SensorConfig, validate_config
-from edge.detect.build import calibration_for, machine_for
-
-Row = tuple[float, str, str, str | None]
-Samples = list[tuple[float, float | None]]
-
-
-def sensor(**fields: Any) -> SensorConfig:
-    data = {"site": {"id": "s", "device": "d"}, "sensors": [{"id": "x", **fields}]}
-    return validate_config(data, Path("test.toml")).sensors[0]
+from edge.config import SensorConfig
+from edge.detect.build import calibration_for
 
 
 def detector(**fields: Any) -> SensorConfig:
@@ -51,27 +43,6 @@ def mq2(**fields: Any) -> SensorConfig:
         "fault": {"no_data_s": 5.0, "min": -50.0, "max": 1200.0},
     }
     return sensor(**{**base, **fields})
-
-
-def run(cfg: SensorConfig, samples: Samples, until: float | None = None) -> list[Row]:
-    """Events through the full path (then time to ``until``); the short path must agree."""
-    one = machine_for(cfg)
-    one.fast_path = False  # the reference: every sample through the full path
-    out = one.start(0.0)
-    for t, v in samples:
-        out += one.sample(t, v)
-    batch = machine_for(cfg)
-    assert batch.start(0.0) + batch.sample_many(samples) == out
-    if until is not None:
-        out += one.tick(until)
-    return [(round(tr.t, 9), tr.state.value, tr.reason.value, tr.stage) for tr in out]
-
-
-def held(segments: list[tuple[float, float, float]], hz: float) -> Samples:
-    out: Samples = []
-    for start, end, value in segments:
-        out += [(n / hz, value) for n in range(round(start * hz), round(end * hz))]
-    return out
 
 
 STARTUP: list[Row] = [(0.0, "starting", "startup", None), (0.0, "normal", "startup", None)]

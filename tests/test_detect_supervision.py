@@ -6,49 +6,12 @@ Scenarios are tables: samples in (``None`` is a failed read), the exact event se
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
+from tables import Row, Samples, gauge, run
 
-from edge.config import SensorConfig, validate_config
 from edge.detect.build import machine_for
-
-Row = tuple[float, str, str, str | None]
-Samples = list[tuple[float, float | None]]
-
-
-def gauge(**fields: Any) -> SensorConfig:
-    """The example's drain gauge: no_data 10 s, range 0..2.5 m, 5 s on, 60 s off."""
-    sensor: dict[str, Any] = {
-        "id": "air-selokan",
-        "kind": "water_level",
-        "input": {"type": "hcsr04", "trigger": "GPIO23", "echo": "GPIO24", "mount_height_m": 2.5},
-        "sample_hz": 2,
-        "unit": "m",
-        "warning": 0.8,
-        "alarm": 1.2,
-        "hysteresis": 0.05,
-        "delay_on_s": 5.0,
-        "delay_off_s": 60.0,
-        "fault": {"no_data_s": 10.0, "min": 0.0, "max": 2.5},
-        **fields,
-    }
-    data = {"site": {"id": "s", "device": "d"}, "sensors": [sensor]}
-    return validate_config(data, Path("test.toml")).sensors[0]
-
-
-def run(cfg: SensorConfig, samples: Samples, until: float | None = None) -> list[Row]:
-    one = machine_for(cfg)
-    one.fast_path = False  # the reference: every sample through the full path
-    out = one.start(0.0)
-    for t, v in samples:
-        out += one.sample(t, v)
-    batch = machine_for(cfg)
-    assert batch.start(0.0) + batch.sample_many(samples) == out
-    if until is not None:
-        out += one.tick(until)
-    return [(round(tr.t, 9), tr.state.value, tr.reason.value, tr.stage) for tr in out]
 
 
 def every(start: float, end: float, value: float | None, hz: float = 2.0) -> Samples:

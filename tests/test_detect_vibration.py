@@ -7,23 +7,15 @@ closed form: after silence, the first sample of a burst gives STA/LTA = nlta/nst
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
+from tables import Row, Samples, run, sensor
 
-from edge.config import SensorConfig, validate_config
-from edge.detect.build import machine_for
+from edge.config import SensorConfig
 from edge.detect.stalta import StaLtaTrigger
 
-Row = tuple[float, str, str, str | None]
-Samples = list[tuple[float, float | None]]
 HZ = 100
-
-
-def sensor(**fields: Any) -> SensorConfig:
-    data = {"site": {"id": "s", "device": "d"}, "sensors": [{"id": "x", **fields}]}
-    return validate_config(data, Path("test.toml")).sensors[0]
 
 
 def accelerometer(**fields: Any) -> SensorConfig:
@@ -49,19 +41,6 @@ def switch(**fields: Any) -> SensorConfig:
         "delay_off_s": 10.0,
     }
     return sensor(**{**base, **fields})
-
-
-def run(cfg: SensorConfig, samples: Samples, until: float | None = None) -> list[Row]:
-    one = machine_for(cfg)
-    one.fast_path = False  # the reference: every sample through the full path
-    out = one.start(0.0)
-    for t, v in samples:
-        out += one.sample(t, v)
-    batch = machine_for(cfg)
-    assert batch.start(0.0) + batch.sample_many(samples) == out
-    if until is not None:
-        out += one.tick(until)
-    return [(round(tr.t, 9), tr.state.value, tr.reason.value, tr.stage) for tr in out]
 
 
 def bursts(*parts: tuple[float, float, float], end: float = 30.0) -> Samples:

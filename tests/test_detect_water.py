@@ -6,15 +6,13 @@ out. Values and times are chosen exact in binary so every expected time is exact
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from tables import Row, Samples, gauge, held, run
 
-from edge.config import ConfigError, SensorConfig, validate_config
-from edge.detect.build import machine_for
+from edge.config import ConfigError
 from edge.detect.rate import RateOfRise
 from edge.detect.ultrasonic import (
     distance_to_echo,
@@ -22,52 +20,6 @@ from edge.detect.ultrasonic import (
     level_from_pings,
     speed_of_sound,
 )
-
-Row = tuple[float, str, str, str | None]
-Samples = list[tuple[float, float | None]]
-
-
-def gauge(**fields: Any) -> SensorConfig:
-    """The example config's drain gauge (air-selokan), with ``fields`` changed."""
-    sensor: dict[str, Any] = {
-        "id": "air-selokan",
-        "kind": "water_level",
-        "name": "Selokan utara",
-        "input": {"type": "hcsr04", "trigger": "GPIO23", "echo": "GPIO24", "mount_height_m": 2.5},
-        "sample_hz": 2,
-        "unit": "m",
-        "warning": 0.8,
-        "alarm": 1.2,
-        "hysteresis": 0.05,
-        "delay_on_s": 5.0,
-        "delay_off_s": 60.0,
-        "fault": {"no_data_s": 10.0, "min": 0.0, "max": 2.5},
-    }
-    sensor.update(fields)
-    sensor = {k: v for k, v in sensor.items() if v is not None}
-    data = {"site": {"id": "s", "device": "d"}, "sensors": [sensor]}
-    return validate_config(data, Path("test.toml")).sensors[0]
-
-
-def run(cfg: SensorConfig, samples: Samples) -> list[Row]:
-    """Events through the full path, one sample at a time; the short path must agree."""
-    one = machine_for(cfg)
-    one.fast_path = False  # the reference: every sample through the full path
-    out = one.start(0.0)
-    for t, v in samples:
-        out += one.sample(t, v)
-    batch = machine_for(cfg)
-    assert batch.start(0.0) + batch.sample_many(samples) == out
-    return [(round(tr.t, 9), tr.state.value, tr.reason.value, tr.stage) for tr in out]
-
-
-def held(segments: Iterable[tuple[float, float, float]], hz: float = 2.0) -> Samples:
-    """``(from_s, to_s, value)`` segments sampled at ``hz`` on a grid from 0."""
-    out: Samples = []
-    for start, end, value in segments:
-        n0, n1 = round(start * hz), round(end * hz)
-        out += [(n / hz, value) for n in range(n0, n1)]
-    return out
 
 
 def ramp(start: float, end: float, v0: float, per_s: float) -> Samples:
