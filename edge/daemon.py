@@ -771,6 +771,8 @@ class Daemon:
                 for e in exc.errors(include_url=False)[:3]
             )
             log.warning("inbound_dropped", topic=topic, reason=reasons, size=len(payload))
+        except Exception:  # whatever a message holds, it must not stop the alarms: drop it, loudly
+            log.exception("inbound_failed", topic=topic, size=len(payload))
 
     def _on_ack(self, ack: Ack) -> None:
         assert self.outbox is not None
@@ -792,7 +794,11 @@ class Daemon:
         if room <= 0:  # bounded memory whatever the control room (or a forger) asks
             log.warning("resend_refused", from_seq=req.from_seq, to_seq=req.to_seq, reason="busy")
             return
-        stored = self.outbox.span(span.start, min(span.stop - 1, span.start + room - 1))
+        try:
+            stored = self.outbox.span(span.start, min(span.stop - 1, span.start + room - 1))
+        except sqlite3.Error as exc:  # the control room asks again when it sees the gap still open
+            log.error("resend_failed", from_seq=req.from_seq, to_seq=req.to_seq, error=str(exc))
+            return
         self._extra.extend((s, Purpose.RESEND) for s in stored)
         log.info("resend_requested", from_seq=req.from_seq, to_seq=req.to_seq, found=len(stored))
 

@@ -17,6 +17,7 @@ from edge.detect.types import Reason, State
 EVENT_SCHEMA = "siaga.event/1"
 MAX_INBOUND_BYTES = 4096
 MAX_RESEND_SPAN = 10_000
+SEQ_MAX = 2**63 - 1  # SQLite INTEGER is signed 64-bit: a larger seq cannot be stored or asked for
 
 IsoTime = Annotated[
     str,
@@ -65,7 +66,7 @@ class Event(Outbound):
 
     schema_: Literal["siaga.event/1"] = Field(default="siaga.event/1", alias="schema")
     id: str = Field(description="Unique per event, the same on every re-send")
-    seq: int = Field(ge=1, description="Per device, +1 per event, across restarts")
+    seq: int = Field(ge=1, le=SEQ_MAX, description="Per device, +1 per event, across restarts")
     site: str
     device: str
     sensor: str
@@ -142,8 +143,8 @@ class Ack(Inbound):
 class Resend(Inbound):
     """The control room asks for stored events again, e.g. after seeing a seq gap."""
 
-    from_seq: int = Field(ge=1)
-    to_seq: int = Field(ge=1, description="Inclusive; not below from_seq")
+    from_seq: int = Field(ge=1, le=SEQ_MAX)
+    to_seq: int = Field(ge=1, le=SEQ_MAX, description="Inclusive; not below from_seq")
 
     @model_validator(mode="after")
     def _ordered(self) -> Resend:

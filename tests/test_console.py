@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +16,16 @@ import pytest
 from broker import Mosquitto
 from factories import Subscriber, make_event
 from gpiozero.pins.mock import MockFactory
+from hypothesis import given
+from hypothesis import strategies as st
 from rich.console import Console
 from tools_support import REPO, ThreadDaemon, env, write_config
 
 from edge.clock import FakeClock
-from edge.console.board import GAP_GRACE_S, RESEND_RETRY_S, Board
+from edge.console.board import GAP_GRACE_S, MAX_GAP_RANGES, RESEND_RETRY_S, Board, Device
 from edge.console.render import render_board
 from edge.detect.types import State
+from edge.payloads import MAX_RESEND_SPAN
 
 P = "siaga/v1/lapas/pi-a"
 
@@ -201,6 +205,39 @@ def test_a_saved_watermark_makes_a_restarted_console_ask_for_what_it_missed(
     clock.advance(GAP_GRACE_S)
     sent = board.tick(clock.monotonic()).outgoing
     assert [json.loads(m.payload) for m in sent] == [{"from_seq": 4, "to_seq": 5}]
+
+
+@pytest.mark.timeout(20)  # a guard against the hang this test is about, not a speed check
+def test_a_far_ahead_seq_asks_for_a_bounded_number_of_resend_spans(
+    board: Board, clock: FakeClock
+) -> None:
+    board.feed(f"{P}/events", event(1), clock.monotonic())
+    far = json.loads(event(2)) | {"seq": 10**15}
+    board.feed(f"{P}/events", json.dumps(far).encode(), clock.monotonic())
+    clock.advance(GAP_GRACE_S)
+    asked = [json.loads(m.payload) for m in board.tick(clock.monotonic()).outgoing]
+    assert len(asked) == MAX_GAP_RANGES
+    assert asked[0] == {"from_seq": 2, "to_seq": 1 + MAX_RESEND_SPAN}
+    assert all(b["from_seq"] == a["to_seq"] + 1 for a, b in pairwise(asked))
+
+
+@given(
+    watermark=st.integers(0, 50),
+    heard=st.lists(st.integers(1, 120), max_size=40),
+    delivered=st.integers(0, 150),
+)
+def test_the_missing_ranges_are_exactly_the_seqs_not_heard(
+    watermark: int, heard: list[int], delivered: int
+) -> None:
+    dev = Device("lapas", "pi-a", first_heard=0.0, watermark=watermark)
+    dev.delivered_seq = delivered
+    for seq in heard:
+        dev.note_seq(seq)
+    top = max([watermark, delivered, *heard])
+    expected = [s for s in range(watermark + 1, top + 1) if s not in heard]
+    ranges = dev.missing()
+    assert [s for lo, hi in ranges for s in range(lo, hi + 1)] == expected
+    assert all(b[0] > a[1] + 1 for a, b in pairwise(ranges))
 
 
 def test_malformed_messages_are_counted_and_ignored(board: Board, clock: FakeClock) -> None:

@@ -14,10 +14,12 @@ import pytest
 from broker import Mosquitto
 from factories import Subscriber, smoke_config, unique_by_id
 from gpiozero.pins.mock import MockFactory
+from structlog.testing import capture_logs
 
 from edge.clock import SystemClock
 from edge.config import SiagaConfig
 from edge.daemon import Daemon
+from edge.payloads import SEQ_MAX
 from edge.schema import payload_schema
 
 
@@ -164,6 +166,40 @@ def test_malformed_inbound_messages_are_dropped_and_events_keep_flowing(
     running.smoke_pin.drive_low()
     assert sub.wait_for(lambda s: any(e["state"] == "alarm" for e in s.events()))
     assert running.thread.is_alive()
+
+
+def test_a_resend_at_the_top_of_the_seq_range_finds_nothing_and_events_keep_flowing(
+    running: Running, sub: Subscriber
+) -> None:
+    for lo, hi in [(SEQ_MAX - 5, SEQ_MAX), (SEQ_MAX, SEQ_MAX), (SEQ_MAX + 1, SEQ_MAX + 9)]:
+        sub.client.publish(
+            "siaga/v1/lapas/pi-a/resend", json.dumps({"from_seq": lo, "to_seq": hi}), qos=1
+        )
+    time.sleep(0.3)
+    running.smoke_pin.drive_low()
+    assert sub.wait_for(lambda s: any(e["state"] == "alarm" for e in s.events()))
+    assert running.thread.is_alive()
+
+
+def test_a_message_whose_handling_fails_unexpectedly_is_dropped_and_alarms_keep_flowing(
+    running: Running, sub: Subscriber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(ack: object) -> None:
+        raise RuntimeError("a bug in ack handling")
+
+    monkeypatch.setattr(running.daemon, "_on_ack", broken)
+    with capture_logs() as logs:
+        sub.client.publish(
+            "siaga/v1/lapas/pi-a/ack", json.dumps({"event_id": "e-1", "by": "Sari"}), qos=1
+        )
+        deadline = time.monotonic() + 5
+        while not any(e["event"] == "inbound_failed" for e in logs) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        running.smoke_pin.drive_low()
+        assert sub.wait_for(lambda s: any(e["state"] == "alarm" for e in s.events()))
+    assert running.thread.is_alive()
+    failed = [e for e in logs if e["event"] == "inbound_failed"]
+    assert [(e["topic"], e["log_level"]) for e in failed] == [("siaga/v1/lapas/pi-a/ack", "error")]
 
 
 def test_resend_publishes_the_asked_range_again_with_the_same_ids(

@@ -34,8 +34,9 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from edge.clock import iso_ms
@@ -153,21 +154,21 @@ class Device:
         return None if self.heartbeat_at is None else now - self.heartbeat_at
 
     def missing(self) -> list[tuple[int, int]]:
-        """Missing seq ranges (inclusive), lowest first."""
+        """Missing seq ranges (inclusive), lowest first.
+
+        Walks what was received, never the range itself: one forged or far-ahead seq must
+        not cost the console a loop over every number below it."""
         if self.watermark is None:
             return []
         top = max(self.high_seq, self.delivered_seq)
         out: list[tuple[int, int]] = []
-        start: int | None = None
-        for seq in range(self.watermark + 1, top + 1):
-            if seq in self.received:
-                if start is not None:
-                    out.append((start, seq - 1))
-                    start = None
-            elif start is None:
-                start = seq
-        if start is not None:
-            out.append((start, top))
+        lo = self.watermark + 1
+        for seq in sorted(self.received):
+            if seq > lo:
+                out.append((lo, seq - 1))
+            lo = seq + 1
+        if lo <= top:
+            out.append((lo, top))
         return out
 
     def note_seq(self, seq: int) -> None:
@@ -422,7 +423,7 @@ class Board:
         dev.requests += 1
         topic = Topics(self.prefix, dev.site, dev.device).resend
         out = []
-        for lo, hi in _spans(missing)[:MAX_GAP_RANGES]:
+        for lo, hi in islice(_spans(missing), MAX_GAP_RANGES):
             dev.resends_asked += 1
             out.append(Outgoing(topic, json.dumps({"from_seq": lo, "to_seq": hi}).encode()))
         return out
@@ -434,16 +435,15 @@ class Board:
                 del self._seen[old]
 
 
-def _spans(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Split ranges so none is longer than the device will answer in one resend."""
-    out = []
+def _spans(ranges: Iterable[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+    """Split ranges so none is longer than the device will answer in one resend (lazily:
+    a gap of a billion seqs is a billion / MAX_RESEND_SPAN spans, of which few are asked)."""
     for first, last in ranges:
         lo = first
         while lo <= last:
             top = min(last, lo + MAX_RESEND_SPAN - 1)
-            out.append((lo, top))
+            yield lo, top
             lo = top + 1
-    return out
 
 
 def _is_event(data: Json) -> bool:
