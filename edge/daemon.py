@@ -222,11 +222,7 @@ class Daemon:
         now = self.clock.monotonic()
         self._started_mono = now
         if self.outbox.moved_aside is not None:
-            self._device_event(
-                State.FAULT,
-                Reason.STORAGE,
-                f"store was unreadable, moved to {self.outbox.moved_aside}",
-            )
+            self._device_event(State.FAULT, Reason.STORAGE, self._store_replaced_message())
         for field, error in self.annunciator.failed:
             log.error("output_unavailable", field=field, error=str(error), hint=open_hint(error))
             self._device_event(State.FAULT, Reason.OUTPUTS, f"{field}: {error}")
@@ -268,6 +264,22 @@ class Daemon:
         self._start_control()
         if self.on_started is not None:
             self.on_started(self)
+
+    def _store_replaced_message(self) -> str:
+        assert self.outbox is not None
+        saved = self.outbox.salvaged
+        said = f"store was unreadable, moved to {self.outbox.moved_aside}"
+        if saved is None or not saved.last_seq:
+            return f"{said}; its last seq could not be read, seq starts again at 1"
+        return (
+            f"{said}; {saved.recovered} events still owed were recovered from it, "
+            f"seq continues after {saved.last_seq}"
+            + (
+                f" ({saved.damaged_reads + saved.damaged_rows} damaged stretches or events lost)"
+                if saved.damaged_reads or saved.damaged_rows
+                else ""
+            )
+        )
 
     def _add_sensor(self, sensor_cfg: SensorConfig, now: float) -> None:
         machine = machine_for(sensor_cfg)

@@ -8,9 +8,11 @@ Eviction order when the store is over ``max_mb`` or past ``retain_days``: delive
 acknowledged (or never needing an ack) events, oldest first. An undelivered event, or an
 alarm/fault still waiting for its ack, is never evicted.
 
-A store that is damaged at startup (not a database, malformed pages, ``quick_check``
-failing) is moved aside under a timestamped name and a fresh one started; one that cannot
-be opened for another reason (permissions, a read-only or failing disk) is refused with
+A store that is damaged at startup (not a database, malformed pages or schema,
+``quick_check`` failing) is moved aside under a timestamped name and a fresh one started,
+which takes over the damaged one's seq counter and every event it still owes that can be
+read back intact (see :meth:`Outbox._adopt`). One that cannot be opened for another reason
+(permissions, a lock, a read-only or full disk: :data:`NOT_THE_FILE`) is refused with
 :class:`StorageError`, never moved aside: its undelivered events stay where they are.
 
 Owned by one thread (the daemon's core loop); not safe to share.
@@ -87,6 +89,8 @@ class Outbox:
         self.max_bytes = int(max_mb * 1024 * 1024)
         self._wall = wall
         self.moved_aside: Path | None = None
+        self.salvaged: Salvage | None = None
+        """What was read back from a store that was moved aside."""
         self.last_error: str | None = None
         self._max_page_count = max_page_count
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -99,11 +103,13 @@ class Outbox:
                 raise StorageError(f"cannot open the store {path}: {exc}") from exc
             self.moved_aside = self._move_aside(str(exc))
             self.db = self._open()
+            self.salvaged = self._adopt(self.moved_aside)
 
     # ------------------------------------------------------------------ opening
 
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db.text_factory = _lenient_text
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
@@ -124,6 +130,9 @@ class Outbox:
         except sqlite3.DatabaseError:
             db.close()
             raise
+        except UnicodeDecodeError as exc:  # SQLite's own error quoted garbled schema text
+            db.close()
+            raise sqlite3.DatabaseError(f"damaged schema: {exc}") from exc
         return db
 
     def _move_aside(self, why: str) -> Path:
@@ -137,6 +146,50 @@ class Outbox:
             "store_corrupt_moved_aside", path=str(self.path), moved_to=str(target), error=why
         )
         return target
+
+    def _adopt(self, damaged: Path) -> Salvage:
+        """Carry a damaged store's counter and the events it still owes into this one.
+
+        seq must never run backwards (a listener would take new events for history it has
+        seen), and an event owed to the control room stays owed whatever the file did. One
+        transaction: a power cut during it leaves the fresh store empty, never half-filled.
+        """
+        report = Salvage()
+        try:
+            old = sqlite3.connect(f"{damaged.as_uri()}?mode=ro", uri=True)
+        except sqlite3.Error:
+            return report
+        old.text_factory = _lenient_text
+        insert = (
+            f"INSERT OR IGNORE INTO events({', '.join(SALVAGED_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(SALVAGED_COLUMNS))})"
+        )
+        try:
+            report.last_seq = _last_seq_of(old)
+            with self._tx() as db:
+                for batch in _batches(_owed_rows(old, report), SALVAGE_BATCH):
+                    db.executemany(insert, batch)
+                    report.recovered += len(batch)
+                db.execute("UPDATE meta SET value = ? WHERE key = 'seq'", (report.last_seq,))
+                db.execute(
+                    "INSERT INTO latest(sensor, seq) SELECT sensor, max(seq) FROM events "
+                    "GROUP BY sensor"
+                )
+        except sqlite3.Error as exc:  # e.g. the disk is full too: keep at least the counter
+            log.error("store_salvage_failed", error=str(exc), recovered=0)
+            report.recovered = 0
+            with suppress(sqlite3.Error):
+                self.db.execute("UPDATE meta SET value = ? WHERE key = 'seq'", (report.last_seq,))
+        finally:
+            old.close()
+        log.warning(
+            "store_salvaged",
+            recovered=report.recovered,
+            damaged_reads=report.damaged_reads,
+            damaged_rows=report.damaged_rows,
+            last_seq=report.last_seq,
+        )
+        return report
 
     def close(self) -> None:
         with suppress(sqlite3.Error):
@@ -398,16 +451,125 @@ class Outbox:
         return removed
 
 
-SQLITE_CORRUPT = 11
-SQLITE_NOTADB = 26
+# Errors that are not the file's fault: permissions, another process holding it, no
+# memory, a read-only or full file system. The store is refused, never moved aside: its
+# undelivered events stay where they are. Every other error opening a store means the
+# file is damaged (SQLite reports a garbled header or schema as CORRUPT, NOTADB, TOOBIG or
+# a plain ERROR, depending on which bytes were hit).
+NOT_THE_FILE = {
+    3,  # SQLITE_PERM
+    5,  # SQLITE_BUSY
+    6,  # SQLITE_LOCKED
+    7,  # SQLITE_NOMEM
+    8,  # SQLITE_READONLY
+    13,  # SQLITE_FULL
+    14,  # SQLITE_CANTOPEN
+    23,  # SQLITE_AUTH
+}
+
+
+SALVAGED_COLUMNS = (
+    "seq", "id", "sensor", "state", "requires_ack", "created", "payload",
+    "delivered", "acked", "acked_by", "last_sent", "drill",
+)  # fmt: skip
+SALVAGE_BATCH = 500
+SALVAGE_MAX_STRIDE = 256
+
+
+@dataclass(slots=True)
+class Salvage:
+    """What was read back from a damaged store."""
+
+    last_seq: int = 0
+    """The highest seq it still shows (its counter or its events); 0 when none."""
+    recovered: int = 0
+    """Events still owed (undelivered, or an alarm/fault not yet acknowledged) carried over."""
+    damaged_reads: int = 0
+    """Reads that hit a damaged page; each stepped over a few seqs."""
+    damaged_rows: int = 0
+    """Owed rows that were readable but garbled (not the event their columns name): dropped."""
+
+
+def _last_seq_of(db: sqlite3.Connection) -> int:
+    last = 0
+    for query in ("SELECT value FROM meta WHERE key = 'seq'", "SELECT max(seq) FROM events"):
+        with suppress(sqlite3.Error, TypeError, ValueError):  # ValueError: UnicodeDecodeError
+            row = db.execute(query).fetchone()
+            if row is not None and row[0] is not None:
+                last = max(last, int(row[0]))
+    return last
+
+
+def _owed_rows(db: sqlite3.Connection, report: Salvage) -> Iterator[tuple[object, ...]]:
+    """The owed events a damaged store still gives up, in seq order.
+
+    A garbled page breaks the reads that reach it and no others, so the scan starts again
+    past it with a stride that doubles while reads keep failing (one bad interior page
+    can hide thousands of seqs) and falls back to 1 once a row is read."""
+    try:
+        have = {r[1] for r in db.execute("PRAGMA table_info(events)")}
+    except (sqlite3.Error, UnicodeDecodeError):
+        return
+    missing = {"drill": "0"}  # a store from before the column existed
+    columns = [c if c in have else missing.get(c, "NULL") for c in SALVAGED_COLUMNS]
+    select = (
+        f"SELECT {', '.join(columns)} FROM events WHERE seq > ? AND "
+        "(delivered IS NULL OR (requires_ack = 1 AND acked IS NULL)) ORDER BY seq"
+    )
+    after, stride = 0, 1
+    while True:
+        try:
+            for row in db.execute(select, (after,)):
+                after, stride = int(row[0]), 1
+                report.last_seq = max(report.last_seq, after)
+                if _intact(row):
+                    yield tuple(row)
+                else:
+                    report.damaged_rows += 1
+            return
+        except (sqlite3.Error, UnicodeDecodeError):
+            report.damaged_reads += 1
+            after, stride = after + stride, min(stride * 2, SALVAGE_MAX_STRIDE)
+            if after >= report.last_seq:  # past every seq the store admits to
+                return
+
+
+def _intact(row: sqlite3.Row | tuple[object, ...]) -> bool:
+    """A row whose bytes a damaged page garbled while its structure survived is not sent:
+    the payload must still be the event its own columns say it is."""
+    seq, event_id, payload = row[0], row[1], row[6]
+    if not isinstance(payload, bytes | str):
+        return False
+    try:
+        event = Event.model_validate_json(payload)
+    except ValueError:
+        return False
+    return event.seq == seq and event.id == event_id
+
+
+def _batches(rows: Iterator[tuple[object, ...]], size: int) -> Iterator[list[tuple[object, ...]]]:
+    batch: list[tuple[object, ...]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _lenient_text(raw: bytes) -> str:
+    """Text as stored, with bytes a failing card flipped shown as U+FFFD: a garbled id or
+    sensor name must cost that one row, not raise from every read of the store."""
+    return raw.decode("utf-8", "replace")
 
 
 def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:
-    """The file itself is damaged (not a database, malformed pages, quick_check failed)."""
+    """The file itself is damaged: anything but the errors in NOT_THE_FILE."""
     code = getattr(exc, "sqlite_errorcode", None)
     if code is None:
-        return True  # raised here, by quick_check
-    return int(code) & 0xFF in (SQLITE_CORRUPT, SQLITE_NOTADB)
+        return True  # raised here, by quick_check or for a garbled schema
+    return int(code) & 0xFF not in NOT_THE_FILE
 
 
 def _is_full(exc: sqlite3.OperationalError) -> bool:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import random
 import sqlite3
 from pathlib import Path
 
+import pytest
 from factories import make_event
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from edge.detect.types import State
@@ -100,6 +102,124 @@ def test_a_corrupt_store_is_moved_aside_and_a_fresh_one_starts(tmp_path: Path) -
     assert box.moved_aside is not None and box.moved_aside.exists()
     assert box.moved_aside.name.startswith("o.sqlite3.corrupt-")
     assert append(box) == 1
+    assert box.salvaged is not None and box.salvaged.last_seq == 0
+
+
+# ---------------------------------------------------------------- a damaged store
+
+EVENTS = 2000
+Owed = dict[int, tuple[str, bytes]]
+Healthy = tuple[bytes, Owed]
+
+
+def mixed_store(path: Path) -> Owed:
+    """EVENTS events as months on site leave them; returns the ones still owed, by seq.
+
+    seq % 4: 0 delivered and acknowledged alarm, 1 undelivered, 2 delivered normal,
+    3 delivered alarm never acknowledged (owed: it repeats and holds the siren)."""
+    box = Outbox(path)
+    box.db.execute("PRAGMA synchronous=OFF")  # set-up, not the thing under test
+    owed: Owed = {}
+    for seq in range(1, EVENTS + 1):
+        event = box.append(
+            lambda s: make_event(s, state=State.NORMAL if s % 4 in (1, 2) else State.ALARM)
+        )
+        if seq % 4 != 1:
+            box.mark_delivered([seq])
+        if seq % 4 == 0:
+            box.ack(event.id, "Bripka Sari")
+        if seq % 4 in (1, 3):
+            owed[seq] = (event.id, event.to_json())
+    box.close()
+    return owed
+
+
+@pytest.fixture(scope="module")
+def healthy_store(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[bytes, dict[int, tuple[str, bytes]]]:
+    path = tmp_path_factory.mktemp("healthy") / "o.sqlite3"
+    owed = mixed_store(path)
+    return path.read_bytes(), owed
+
+
+def damaged(path: Path, image: bytes, at: int, size: int, seed: int = 7) -> None:
+    data = bytearray(image)
+    data[at : at + size] = random.Random(seed).randbytes(len(data[at : at + size]))
+    path.write_bytes(bytes(data))
+
+
+def carried_over(box: Outbox) -> Owed:
+    rows = box.db.execute("SELECT seq, id, payload FROM events ORDER BY seq").fetchall()
+    return {int(s): (str(i), bytes(p)) for s, i, p in rows}
+
+
+def test_a_store_with_damaged_pages_hands_its_owed_events_to_the_fresh_store(
+    tmp_path: Path, healthy_store: Healthy
+) -> None:
+    image, owed = healthy_store
+    path = tmp_path / "o.sqlite3"
+    damaged(path, image, at=len(image) // 2, size=8192)  # event pages; the counter survives
+    fresh = Outbox(path)
+    assert fresh.moved_aside is not None and fresh.salvaged is not None
+    got = carried_over(fresh)
+    assert got.items() <= owed.items()  # the same id and bytes, nothing invented
+    assert len(got) >= len(owed) * 3 // 4  # all but the stretch on the damaged pages
+    assert fresh.salvaged.recovered == len(got)
+    assert [s.seq for s in fresh.undelivered(0, EVENTS)] == [s for s in got if s % 4 == 1]
+    assert {s.seq for s in fresh.due_repeats(0, EVENTS)} == {s for s in got if s % 4 == 3}
+    assert append(fresh) == EVENTS + 1  # seq never runs backwards
+
+
+def test_a_store_that_cannot_be_opened_is_refused_and_left_where_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    path.mkdir()  # not the file's contents at fault: SQLite cannot open it at all
+    with pytest.raises(StorageError, match="cannot open the store"):
+        Outbox(path)
+    assert path.is_dir() and [p.name for p in tmp_path.iterdir()] == ["o.sqlite3"]
+
+
+def test_a_store_whose_header_names_an_unknown_format_is_moved_aside_not_refused(
+    tmp_path: Path, healthy_store: Healthy
+) -> None:
+    image, _ = healthy_store
+    path = tmp_path / "o.sqlite3"
+    damaged(path, image, at=44, size=4)  # the schema format number: SQLite says "unsupported"
+    fresh = Outbox(path)
+    assert fresh.moved_aside is not None
+    assert append(fresh) == 1  # nothing readable: seq starts again, and the message says so
+
+
+def test_a_store_whose_schema_text_is_garbled_is_moved_aside_not_a_crash(
+    tmp_path: Path, healthy_store: Healthy
+) -> None:
+    image, _ = healthy_store
+    data = bytearray(image)
+    at = data.find(b"tableeventsevents")  # the events table's row in sqlite_schema
+    data[at + 5 : at + 11] = b"\xd8\xff" * 3  # its name, no longer UTF-8
+    data[at + 30 : at + 40] = b"\xd8" * 10  # and its SQL: SQLite's error quotes the bad name
+    path = tmp_path / "o.sqlite3"
+    path.write_bytes(bytes(data))
+    assert Outbox(path).moved_aside is not None
+
+
+@settings(max_examples=30, deadline=None)
+@given(at=st.integers(0, 1_000_000), size=st.integers(1, 64 * 1024), seed=st.integers(0, 9))
+def test_whatever_a_damaged_store_gives_up_is_true_and_seq_goes_on_after_it(
+    tmp_path_factory: pytest.TempPathFactory,
+    healthy_store: Healthy,
+    at: int,
+    size: int,
+    seed: int,
+) -> None:
+    image, owed = healthy_store
+    path = tmp_path_factory.mktemp("damaged") / "o.sqlite3"
+    damaged(path, image, at=at % len(image), size=size, seed=seed)
+    fresh = Outbox(path)  # never raises on a damaged file
+    assume(fresh.moved_aside is not None)  # damage quick_check cannot see: not this test
+    got = carried_over(fresh)
+    assert got.items() <= owed.items()
+    assert append(fresh) > max(got, default=0)
 
 
 def test_eviction_keeps_undelivered_and_unacked_alarms(tmp_path: Path) -> None:
