@@ -88,6 +88,7 @@ class _Puback:
 class _Inbound:
     topic: str
     payload: bytes
+    retained: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -441,7 +442,7 @@ class Daemon:
         elif isinstance(msg, _Puback):
             self._on_puback(msg)
         elif isinstance(msg, _Inbound):
-            self._on_inbound(msg.topic, msg.payload)
+            self._on_inbound(msg.topic, msg.payload, retained=msg.retained)
         elif isinstance(msg, _Control):
             self._on_control(msg)
         elif isinstance(msg, _Fatal):
@@ -761,9 +762,20 @@ class Daemon:
 
     # ------------------------------------------------------------------ inbound
 
-    def _on_inbound(self, topic: str, payload: bytes) -> None:
+    def _on_inbound(self, topic: str, payload: bytes, *, retained: bool = False) -> None:
         if len(payload) > MAX_INBOUND_BYTES:
             log.warning("inbound_dropped", topic=topic, reason="too large", size=len(payload))
+            return
+        if retained and topic in (self.topics.ack, self.topics.resend):
+            # A retained command is acted on again at every (re)subscribe: a retained resend
+            # would replay its range after every reconnect, for as long as it stays retained.
+            log.warning(
+                "inbound_dropped",
+                topic=topic,
+                reason="retained: commands are never retained; clear it with "
+                f"mosquitto_pub -r -n -t {topic}",
+                size=len(payload),
+            )
             return
         try:
             if topic == self.topics.ack:
@@ -1171,8 +1183,8 @@ class _LinkBridge:
     def on_puback(self, mid: int, ok: bool, reason: str) -> None:
         self.daemon.post(_Puback(mid, ok, reason))
 
-    def on_message(self, topic: str, payload: bytes) -> None:
-        self.daemon.post(_Inbound(topic, payload))
+    def on_message(self, topic: str, payload: bytes, retained: bool) -> None:
+        self.daemon.post(_Inbound(topic, payload, retained))
 
     def on_fatal(self, error: BaseException) -> None:
         self.daemon.post(_Fatal(error))

@@ -68,7 +68,8 @@ class LinkHandler(Protocol):
 
     def on_puback(self, mid: int, ok: bool, reason: str) -> None: ...
 
-    def on_message(self, topic: str, payload: bytes) -> None: ...
+    def on_message(self, topic: str, payload: bytes, retained: bool) -> None:
+        """``retained``: delivered from the broker's retained store, not as it was sent."""
 
     def on_fatal(self, error: BaseException) -> None: ...
 
@@ -309,7 +310,7 @@ class MqttLink:
         self._written.set()
 
     def _on_message(self, _c: paho.Client, _ud: Any, msg: paho.MQTTMessage) -> None:
-        self.handler.on_message(msg.topic, bytes(msg.payload))
+        self.handler.on_message(msg.topic, bytes(msg.payload), bool(msg.retain))
 
 
 # ---------------------------------------------------------------------- explaining failures

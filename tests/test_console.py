@@ -22,7 +22,14 @@ from rich.console import Console
 from tools_support import REPO, ThreadDaemon, env, write_config
 
 from edge.clock import FakeClock
-from edge.console.board import GAP_GRACE_S, MAX_GAP_RANGES, RESEND_RETRY_S, Board, Device
+from edge.console.board import (
+    GAP_GRACE_S,
+    GIVE_UP_REQUESTS,
+    MAX_GAP_RANGES,
+    RESEND_RETRY_S,
+    Board,
+    Device,
+)
 from edge.console.render import render_board
 from edge.detect.types import State
 from edge.payloads import MAX_RESEND_SPAN
@@ -238,6 +245,98 @@ def test_the_missing_ranges_are_exactly_the_seqs_not_heard(
     ranges = dev.missing()
     assert [s for lo, hi in ranges for s in range(lo, hi + 1)] == expected
     assert all(b[0] > a[1] + 1 for a, b in pairwise(ranges))
+
+
+def ask_until_given_up(board: Board, clock: FakeClock, *, heartbeats: bool) -> list[list[Any]]:
+    """Let a gap's resend requests run their course; returns what each tick asked for."""
+    asked = []
+    for _ in range(GIVE_UP_REQUESTS + 2):
+        clock.advance(300)
+        sent = []
+        if heartbeats:
+            sent += board.feed(f"{P}/heartbeat", heartbeat(last_seq=5), clock.monotonic()).outgoing
+        sent += board.tick(clock.monotonic()).outgoing
+        asked.append([json.loads(m.payload) for m in sent])
+    return asked
+
+
+def test_a_gap_the_device_never_fills_is_given_up_as_lost(board: Board, clock: FakeClock) -> None:
+    board.feed(f"{P}/events", event(1), clock.monotonic())
+    board.feed(f"{P}/events", event(5), clock.monotonic())
+    asked = ask_until_given_up(board, clock, heartbeats=True)
+    assert asked[:GIVE_UP_REQUESTS] == [[{"from_seq": 2, "to_seq": 4}]] * GIVE_UP_REQUESTS
+    assert asked[GIVE_UP_REQUESTS:] == [[], []]
+    dev = board.devices[("lapas", "pi-a")]
+    assert (dev.lost, dev.missing(), dev.watermark) == (3, [], 5)
+
+
+def test_the_operator_is_told_which_seqs_were_lost(board: Board, clock: FakeClock) -> None:
+    board.feed(f"{P}/events", event(1), clock.monotonic())
+    board.feed(f"{P}/events", event(5), clock.monotonic())
+    notes = []
+    for _ in range(GIVE_UP_REQUESTS + 1):
+        clock.advance(300)
+        notes += board.feed(f"{P}/heartbeat", heartbeat(last_seq=5), clock.monotonic()).notes
+        notes += board.tick(clock.monotonic()).notes
+    assert [n for n in notes if "LOST" in n] == [
+        f"lapas/pi-a: seq 2-4 LOST: asked {GIVE_UP_REQUESTS} times, the device no longer has them"
+    ]
+
+
+def test_a_gap_is_never_given_up_while_the_device_is_not_heard(
+    board: Board, clock: FakeClock
+) -> None:
+    board.feed(f"{P}/events", event(1), clock.monotonic())
+    board.feed(f"{P}/events", event(5), clock.monotonic())
+    asked = ask_until_given_up(board, clock, heartbeats=False)
+    assert asked == [[{"from_seq": 2, "to_seq": 4}]] * (GIVE_UP_REQUESTS + 2)
+    assert board.devices[("lapas", "pi-a")].lost == 0
+
+
+def storage_fault(seq: int) -> bytes:
+    return event(
+        seq, State.FAULT, sensor="_device", reason="storage", id=f"fresh-{seq}", kind="device"
+    )
+
+
+def test_a_device_whose_store_started_over_is_followed_from_its_new_seq(
+    board: Board, clock: FakeClock
+) -> None:
+    for seq in (1, 2, 3):
+        board.feed(f"{P}/events", event(seq, State.ALARM), clock.monotonic())
+    update = board.feed(f"{P}/events", storage_fault(1), clock.monotonic())
+    assert update.notes == [
+        "lapas/pi-a: its store was replaced and numbering started again at seq 1"
+    ]
+    board.feed(f"{P}/events", event(2, State.NORMAL, id="fresh-2"), clock.monotonic())
+    clock.advance(GAP_GRACE_S)
+    assert board.tick(clock.monotonic()).outgoing == []  # no "gap" back to the old seq 3
+    assert [(r.sensor, r.state) for r in board.rows()] == [("smoke-1", "normal")]
+
+
+def test_a_heartbeat_below_the_highest_seq_heard_starts_the_numbering_over(
+    board: Board, clock: FakeClock
+) -> None:
+    for seq in range(1, 11):
+        board.feed(f"{P}/events", event(seq, State.ALARM), clock.monotonic())
+    update = board.feed(f"{P}/heartbeat", heartbeat(last_seq=3), clock.monotonic())
+    assert update.notes == [
+        "lapas/pi-a: its store was replaced and numbering started again (last seq 3)"
+    ]
+    board.feed(f"{P}/events", event(4, State.NORMAL, id="fresh-4"), clock.monotonic())
+    clock.advance(GAP_GRACE_S)
+    assert board.tick(clock.monotonic()).outgoing == []
+    assert [(r.sensor, r.state) for r in board.rows()] == [("smoke-1", "normal")]
+
+
+def test_a_resent_old_event_below_the_highest_seq_changes_no_numbering(
+    board: Board, clock: FakeClock
+) -> None:
+    for seq in range(1, 6):
+        board.feed(f"{P}/events", event(seq, State.ALARM), clock.monotonic())
+    board.feed(f"{P}/events", event(2, State.ALARM), clock.monotonic())  # a resend, same id
+    dev = board.devices[("lapas", "pi-a")]
+    assert (dev.epoch, dev.watermark) == (0, 5)
 
 
 def test_malformed_messages_are_counted_and_ignored(board: Board, clock: FakeClock) -> None:

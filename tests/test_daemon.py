@@ -159,6 +159,7 @@ def test_an_ack_silences_the_siren_and_stops_the_repeats(running: Running, sub: 
 def test_malformed_inbound_messages_are_dropped_and_events_keep_flowing(
     running: Running, sub: Subscriber
 ) -> None:
+    assert sub.wait_for(lambda s: len(s.events()) >= 2)  # connected, so subscribed
     for bad in [b"", b"not json", b'{"event_id": 5}', b'{"from_seq": "x"}', b"\xff" * 10_000]:
         sub.client.publish("siaga/v1/lapas/pi-a/ack", bad, qos=1)
         sub.client.publish("siaga/v1/lapas/pi-a/resend", bad, qos=1)
@@ -171,6 +172,7 @@ def test_malformed_inbound_messages_are_dropped_and_events_keep_flowing(
 def test_a_resend_at_the_top_of_the_seq_range_finds_nothing_and_events_keep_flowing(
     running: Running, sub: Subscriber
 ) -> None:
+    assert sub.wait_for(lambda s: len(s.events()) >= 2)  # connected, so subscribed
     for lo, hi in [(SEQ_MAX - 5, SEQ_MAX), (SEQ_MAX, SEQ_MAX), (SEQ_MAX + 1, SEQ_MAX + 9)]:
         sub.client.publish(
             "siaga/v1/lapas/pi-a/resend", json.dumps({"from_seq": lo, "to_seq": hi}), qos=1
@@ -184,22 +186,51 @@ def test_a_resend_at_the_top_of_the_seq_range_finds_nothing_and_events_keep_flow
 def test_a_message_whose_handling_fails_unexpectedly_is_dropped_and_alarms_keep_flowing(
     running: Running, sub: Subscriber, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    called = threading.Event()
+
     def broken(ack: object) -> None:
+        called.set()
         raise RuntimeError("a bug in ack handling")
 
     monkeypatch.setattr(running.daemon, "_on_ack", broken)
+    assert sub.wait_for(lambda s: len(s.events()) >= 2)  # connected, so subscribed
     with capture_logs() as logs:
         sub.client.publish(
             "siaga/v1/lapas/pi-a/ack", json.dumps({"event_id": "e-1", "by": "Sari"}), qos=1
         )
-        deadline = time.monotonic() + 5
-        while not any(e["event"] == "inbound_failed" for e in logs) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        assert called.wait(10)
         running.smoke_pin.drive_low()
         assert sub.wait_for(lambda s: any(e["state"] == "alarm" for e in s.events()))
     assert running.thread.is_alive()
     failed = [e for e in logs if e["event"] == "inbound_failed"]
     assert [(e["topic"], e["log_level"]) for e in failed] == [("siaga/v1/lapas/pi-a/ack", "error")]
+
+
+def test_a_retained_resend_is_dropped_not_replayed_at_every_connect(
+    broker: Mosquitto, tmp_path: Path, sub: Subscriber
+) -> None:
+    sub.client.publish(
+        "siaga/v1/lapas/pi-a/resend",
+        json.dumps({"from_seq": 1, "to_seq": 2}),
+        qos=1,
+        retain=True,
+    ).wait_for_publish(5)
+    with capture_logs() as logs:
+        r = Running(smoke_config(broker.url, tmp_path / "outbox.sqlite3"), MockFactory())
+        try:
+            assert sub.wait_for(lambda s: len(s.events()) >= 2)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not any(
+                e["event"] == "inbound_dropped" for e in logs
+            ):
+                time.sleep(0.05)
+            r.smoke_pin.drive_low()
+            assert sub.wait_for(lambda s: any(e["state"] == "alarm" for e in s.events()))
+        finally:
+            r.stop()
+    dropped = [e for e in logs if e["event"] == "inbound_dropped"]
+    assert [e["reason"].split(":")[0] for e in dropped] == ["retained"]
+    assert [e["seq"] for e in sub.events()] == sorted({e["seq"] for e in sub.events()})
 
 
 def test_resend_publishes_the_asked_range_again_with_the_same_ids(

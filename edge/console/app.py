@@ -75,7 +75,7 @@ class _Bridge:
         if not ok:
             self.inbox.put(_Link("refused", reason))
 
-    def on_message(self, topic: str, payload: bytes) -> None:
+    def on_message(self, topic: str, payload: bytes, retained: bool) -> None:
         self.inbox.put(_Message(topic, payload))
 
     def on_fatal(self, error: BaseException) -> None:

@@ -28,6 +28,15 @@ Rules:
   up to the highest seen or the heartbeat's ``last_seq - outbox_depth`` (what the device
   has delivered), is a gap; a gap still open after :data:`GAP_GRACE_S` is asked for on
   ``resend``, again after :data:`RESEND_RETRY_S` doubling up to :data:`RESEND_MAX_S`.
+- **Lost.** A gap asked for :data:`GIVE_UP_REQUESTS` times, with a heartbeat from the
+  device heard after the first request (it is there and has had the requests), is no
+  longer stored on the device (older than its ``retain_days``, or on a damaged store's
+  lost pages): it is counted as lost, told to the operator once, and not asked for again.
+- **A store that started over.** A device whose store was unreadable and could not be
+  salvaged numbers from 1 again; its first event is a ``_device`` fault with reason
+  ``storage``. Such an event with a new id and a seq below the highest heard from the
+  device starts the device's seq accounting afresh (and its sensors' rows accept the
+  lower seqs), rather than taking every new event for old history.
 """
 
 from __future__ import annotations
@@ -50,6 +59,7 @@ GAP_GRACE_S = 2.0
 RESEND_RETRY_S = 15.0
 RESEND_MAX_S = 300.0
 MAX_GAP_RANGES = 20
+GIVE_UP_REQUESTS = 4
 RECENT = 14
 MAX_SEEN_IDS = 200_000
 
@@ -96,9 +106,15 @@ class SensorRow:
             return str(self.health.get("state", "?"))
         return "?"
 
+    epoch: int = 0
+    """The device's numbering the event belongs to (see ``Device.epoch``)."""
+
     @property
     def seq(self) -> int:
         return int(self.event["seq"]) if self.event is not None else 0
+
+    def newer(self, event: Json, epoch: int) -> bool:
+        return self.event is None or (epoch, int(event["seq"])) > (self.epoch, self.seq)
 
 
 @dataclass(slots=True)
@@ -118,9 +134,15 @@ class Device:
     delivered_seq: int = 0
     """What the last heartbeat says the device has delivered: last_seq - outbox_depth."""
     gap_since: float | None = None
+    first_request: float | None = None
     last_request: float | None = None
     requests: int = 0
     resends_asked: int = 0
+    lost: int = 0
+    """Seqs given up on: asked for and never sent, so no longer on the device."""
+    epoch: int = 0
+    """How many times this device's numbering started over (a store that could not be
+    salvaged); a sensor row only takes an event of the same or a later epoch."""
     device_event: Json | None = None
     drill_note: Json | None = None
     """The device's last drill marker event (a drill's start or end)."""
@@ -170,6 +192,28 @@ class Device:
         if lo <= top:
             out.append((lo, top))
         return out
+
+    def start_over(self, seq: int) -> None:
+        """The device numbers from ``seq`` again: forget the old numbering's accounting."""
+        self.epoch += 1
+        self.watermark = seq - 1
+        self.received.clear()
+        self.high_seq = self.delivered_seq = 0
+        self.gap_since = self.first_request = self.last_request = None
+        self.requests = 0
+
+    def give_up(self, ranges: list[tuple[int, int]]) -> None:
+        """Count these seqs as lost: accounted for, never asked for again."""
+        for lo, hi in ranges:
+            self.lost += hi - lo + 1
+            if self.watermark is not None and lo == self.watermark + 1:
+                self.watermark = hi
+            else:
+                self.received.update(range(lo, hi + 1))
+        assert self.watermark is not None
+        while self.watermark + 1 in self.received:
+            self.watermark += 1
+            self.received.discard(self.watermark)
 
     def note_seq(self, seq: int) -> None:
         if self.watermark is None:
@@ -230,7 +274,7 @@ class Board:
         elif rest == "status":
             self._on_status(dev, data)
         elif rest == "heartbeat":
-            self._on_heartbeat(dev, data, now)
+            self._on_heartbeat(dev, data, now, update.notes)
         elif rest == "ack":
             self._on_ack(data)
         self._check(dev, now, update)
@@ -243,7 +287,7 @@ class Board:
         return update
 
     def _check(self, dev: Device, now: float, update: Update) -> None:
-        sent = self._gaps(dev, now)
+        sent = self._gaps(dev, now, update)
         if sent:
             asked = [json.loads(o.payload) for o in sent[:3]]
             spans = ", ".join(f"{a['from_seq']}-{a['to_seq']}" for a in asked)
@@ -330,8 +374,15 @@ class Board:
 
     def _on_event(self, dev: Device, event: Json, update: Update) -> None:
         seq = int(event["seq"])
+        new = event["id"] not in self._seen
+        if new and seq < dev.high_seq and _store_started_over(event):
+            dev.start_over(seq)
+            update.notes.append(
+                f"{dev.site}/{dev.device}: its store was replaced and numbering started "
+                f"again at seq {seq}"
+            )
         dev.note_seq(seq)
-        if event["id"] in self._seen:
+        if not new:
             self.duplicates += 1
             return
         self._remember(event["id"])
@@ -363,8 +414,8 @@ class Board:
         row = self.sensors.get(key)
         if row is None:
             row = self.sensors[key] = SensorRow(dev.site, dev.device, event["sensor"])
-        if row.event is None or int(event["seq"]) > row.seq:
-            row.event = event
+        if row.newer(event, dev.epoch):
+            row.event, row.epoch = event, dev.epoch
 
     def _on_status(self, dev: Device, data: Json) -> None:
         state = data.get("state")
@@ -375,7 +426,7 @@ class Board:
         if dev.offline:
             self.drills.pop(dev.key, None)
 
-    def _on_heartbeat(self, dev: Device, data: Json, now: float) -> None:
+    def _on_heartbeat(self, dev: Device, data: Json, now: float, notes: list[str]) -> None:
         dev.heartbeat = data
         dev.heartbeat_at = now
         if dev.status is None:
@@ -383,6 +434,12 @@ class Board:
         last_seq, depth = data.get("last_seq"), data.get("outbox_depth")
         if isinstance(last_seq, int) and isinstance(depth, int):
             delivered = max(0, last_seq - depth)
+            if last_seq < dev.high_seq:  # its counter is below what it sent: it started over
+                dev.start_over(delivered + 1)
+                notes.append(
+                    f"{dev.site}/{dev.device}: its store was replaced and numbering started "
+                    f"again (last seq {last_seq})"
+                )
             if dev.watermark is None:
                 dev.watermark = delivered
             dev.delivered_seq = max(dev.delivered_seq, delivered)
@@ -405,10 +462,18 @@ class Board:
         self.open.pop(event_id, None)
         self.ack_sent.pop(event_id, None)
 
-    def _gaps(self, dev: Device, now: float) -> list[Outgoing]:
+    def _gaps(self, dev: Device, now: float, update: Update) -> list[Outgoing]:
         missing = dev.missing()
+        if missing and dev.requests >= GIVE_UP_REQUESTS and _heard_since(dev, dev.first_request):
+            dev.give_up(missing)
+            spans = ", ".join(f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in missing[:3])
+            update.notes.append(
+                f"{dev.site}/{dev.device}: seq {spans} LOST: asked {dev.requests} times, "
+                "the device no longer has them"
+            )
+            missing = []
         if not missing:
-            dev.gap_since = dev.last_request = None
+            dev.gap_since = dev.first_request = dev.last_request = None
             dev.requests = 0
             return []
         if dev.gap_since is None:
@@ -420,6 +485,8 @@ class Board:
             if now - dev.last_request < wait:
                 return []
         dev.last_request = now
+        if dev.first_request is None:
+            dev.first_request = now
         dev.requests += 1
         topic = Topics(self.prefix, dev.site, dev.device).resend
         out = []
@@ -444,6 +511,19 @@ def _spans(ranges: Iterable[tuple[int, int]]) -> Iterator[tuple[int, int]]:
             top = min(last, lo + MAX_RESEND_SPAN - 1)
             yield lo, top
             lo = top + 1
+
+
+def _store_started_over(event: Json) -> bool:
+    return (
+        event["sensor"] == DEVICE_SENSOR
+        and event.get("reason") == "storage"
+        and event["state"] == "fault"
+        and not event.get("drill")
+    )
+
+
+def _heard_since(dev: Device, t: float | None) -> bool:
+    return t is not None and dev.heartbeat_at is not None and dev.heartbeat_at > t
 
 
 def _is_event(data: Json) -> bool:

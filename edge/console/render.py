@@ -141,6 +141,8 @@ def devices_table(board: Board, now: float) -> Table:
                 style="bold red",
             )
             if missing
+            else Text(f"{dev.lost} lost", style="red")
+            if dev.lost
             else Text("none", style="dim")
         )
         note = ""
