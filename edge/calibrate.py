@@ -40,6 +40,7 @@ from edge.config import (
 from edge.detect.build import calibration_for
 
 STATE_FILE = "calibration.json"
+SIMULATED_STATE_FILE = "calibration.simulated.json"
 ADC_STEPS = 1024
 HCSR04_RESOLUTION_M = 0.003  # about what the echo timing resolves
 K_WARNING = 6.0
@@ -150,7 +151,10 @@ class Suggestion:
     hysteresis: float | None = None
     reasons: list[str] = field(default_factory=list)
     checks: list[tuple[bool, str]] = field(default_factory=list)
-    """(fine, sentence) about the thresholds configured now."""
+    """(fine, sentence) about the thresholds configured now; not fine: check-config warns."""
+    cautions: list[str] = field(default_factory=list)
+    """Thresholds clear of this run's noise but closer to the baseline than the suggestion
+    would put them: worth a look, not a check-config warning."""
 
     def updates(self) -> dict[str, float]:
         return {
@@ -274,6 +278,14 @@ def _check(
         return
     if stats is not None and sigma:
         ks = sign * (configured - stats.mean) / sigma
+        needed = K_ALARM if name == "alarm" else K_WARNING
+        if ks < needed:
+            out.cautions.append(
+                f"configured {name} {_fmt(configured, unit)} is clear of {what} but only "
+                f"{ks:.1f}σ from the baseline (the suggestion keeps {needed:g}σ): noise a "
+                "longer run would see may trip it"
+            )
+            return
         out.checks.append(
             (
                 True,
@@ -296,11 +308,19 @@ class Point:
     ts: str
 
 
+def separation_needed(a: Point, b: Point) -> float:
+    """How far apart two points' raw readings must be to tell them apart from noise."""
+    return max(4.0 * max(a.std, b.std), 2.0 / ADC_STEPS)
+
+
+def same_level(a: Point, b: Point) -> bool:
+    return abs(a.raw - b.raw) < separation_needed(a, b)
+
+
 def two_point(a: Point, b: Point, cfg: SensorConfig) -> Calibration:
     """The linear calibration through two reference points, if they are far enough apart."""
-    lsb = 1.0 / ADC_STEPS
-    needed = max(4.0 * max(a.std, b.std), 2.0 * lsb)
-    if abs(a.raw - b.raw) < needed:
+    needed = separation_needed(a, b)
+    if same_level(a, b):
         raise CalibrationError(
             f"the two raw readings ({a.raw:.4f}, {b.raw:.4f}) differ by less than the noise "
             f"allows ({needed:.4f}): take the points further apart"
@@ -325,8 +345,10 @@ def mount_height(distance: float, level: float) -> float:
 # ---------------------------------------------------------------- the state file
 
 
-def state_path(config: SiagaConfig) -> Path:
-    return config.storage.path.parent / STATE_FILE
+def state_path(config: SiagaConfig, *, simulated: bool = False) -> Path:
+    """Where baselines and pending points are kept; a simulated run keeps its own, so a
+    noiseless simulated baseline never stands in for the real sensor's in check-config."""
+    return config.storage.path.parent / (SIMULATED_STATE_FILE if simulated else STATE_FILE)
 
 
 def load_state(path: Path) -> dict[str, Any]:
@@ -363,9 +385,11 @@ def record_stats(data: dict[str, Any], sensor: str, stats: RawStats) -> None:
 def pending_points(data: dict[str, Any], sensor: str) -> list[Point]:
     raw = data["sensors"].get(sensor, {}).get("points", [])
     try:
-        return [Point(**p) for p in raw]
+        points = [Point(**p) for p in raw]
     except TypeError:
         return []
+    # A point from a hand-edited or older file that is not a number is no reference at all.
+    return [p for p in points if all(map(math.isfinite, (p.raw, p.value, p.std)))]
 
 
 def set_points(data: dict[str, Any], sensor: str, points: list[Point]) -> None:

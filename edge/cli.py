@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from edge import __version__
 from edge.commands import EXIT_FAILURE, EXIT_USAGE
-from edge.config import ConfigError
+from edge.usererror import UserInputError
 
 # name -> module in edge.commands exposing ``add_arguments(parser)`` and ``run(args) -> int``
 COMMANDS = {
@@ -81,8 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(args_list)
     try:
         return int(args.handler(args))
-    except ConfigError as exc:
-        print(f"siaga-edge: invalid config\n{exc}", file=sys.stderr)
+    except UserInputError as exc:  # a config, a scenario: the message says where and why
+        print(f"siaga-edge: {exc.headline}\n{exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_FAILURE

@@ -23,10 +23,19 @@ from pydantic import (
     model_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
+
+from edge.usererror import UserInputError
 
 DEFAULT_PATH = Path("/etc/siaga-edge/config.toml")
 ENV_PATH = "SIAGA_EDGE_CONFIG"
+ENV_PREFIX = "SIAGA_"
+ENV_NESTING = "__"
 SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 DEVICE_SENSOR = "_device"
 MAX_BCM = 27
@@ -47,9 +56,10 @@ class FieldProblemError(ValueError):
 
 
 class Strict(BaseModel):
-    """Every section refuses unknown keys: a typo must not silently become a default."""
+    """Every section refuses unknown keys (a typo must not silently become a default) and
+    non-finite numbers (an ``alarm = nan`` compares false with every reading: never fires)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def normalise_pin(value: object) -> str:
@@ -506,10 +516,11 @@ class SiagaConfig(BaseSettings):
     """The whole configuration. Environment variables override the file."""
 
     model_config = SettingsConfigDict(
-        env_prefix="SIAGA_",
-        env_nested_delimiter="__",
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTING,
         extra="forbid",
         frozen=True,
+        allow_inf_nan=False,
     )
 
     site: SiteConfig
@@ -607,8 +618,10 @@ def _hide_userinfo(url: str) -> str:
     return parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]).geturl()
 
 
-class ConfigError(Exception):
+class ConfigError(UserInputError):
     """A config that cannot run: names the file, the field path and the reason."""
+
+    headline = "invalid config"
 
     def __init__(self, path: Path, problems: list[tuple[str, str]]) -> None:
         self.path = path
@@ -636,6 +649,10 @@ def load_config(path: str | Path | None = None) -> SiagaConfig:
         raise ConfigError(file, [("", "no such file")]) from None
     except PermissionError:
         raise ConfigError(file, [("", "permission denied")]) from None
+    except IsADirectoryError:
+        raise ConfigError(file, [("", "is a directory, not a config file")]) from None
+    except OSError as exc:
+        raise ConfigError(file, [("", exc.strerror or str(exc))]) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(file, [("", f"not UTF-8 text ({exc.reason})")]) from None
     except tomllib.TOMLDecodeError as exc:
@@ -648,6 +665,38 @@ def validate_config(data: dict[str, Any], file: Path) -> SiagaConfig:
         return SiagaConfig(**data)
     except ValidationError as exc:
         raise ConfigError(file, describe_errors(exc, data)) from None
+    except SettingsError as exc:  # an environment value for a list or table that is not JSON
+        raise ConfigError(file, [_unparsable_env(exc)]) from None
+
+
+def env_name(loc: tuple[int | str, ...]) -> str | None:
+    """The environment variable that sets this field, if it can be set from there at all."""
+    if not loc or not all(isinstance(part, str) for part in loc):
+        return None
+    return ENV_PREFIX + ENV_NESTING.join(str(part).upper() for part in loc)
+
+
+def _from_env(loc: tuple[int | str, ...]) -> str | None:
+    """The variable this field's value came from, when one is set: the file is not to blame."""
+    if not loc:
+        return None
+    environ = {k.upper() for k in os.environ}
+    for depth in range(len(loc), 0, -1):
+        name = env_name(loc[:depth])
+        if name is not None and name in environ:
+            return name
+    return None
+
+
+def _unparsable_env(exc: SettingsError) -> tuple[str, str]:
+    match = re.search(r'field "([^"]+)"', str(exc))
+    section = match.group(1) if match else ""
+    names = sorted(k for k in os.environ if k.upper().startswith(f"{ENV_PREFIX}{section.upper()}"))
+    return (
+        ", ".join(names) or f"{ENV_PREFIX}{section.upper()}",
+        "not valid JSON: a list or table set from the environment is written as JSON, "
+        """e.g. SIAGA_MQTT__URLS='["mqtts://a:8883","mqtts://b:8883"]'""",
+    )
 
 
 def describe_errors(exc: ValidationError, data: dict[str, Any]) -> list[tuple[str, str]]:
@@ -658,6 +707,9 @@ def describe_errors(exc: ValidationError, data: dict[str, Any]) -> list[tuple[st
         if isinstance(cause, FieldProblemError):
             path = f"{path}.{cause.field}" if path else cause.field
         reason = error["msg"].removeprefix("Value error, ")
+        source = _from_env(error["loc"])
+        if source is not None:
+            reason += f" (set by the environment variable {source})"
         problems.append((path, reason))
     return problems
 

@@ -13,17 +13,24 @@ the field and says why it is suspicious and what to do. Checks:
 - an HC-SR04 with ``fault.min`` exactly 0: around an empty drain the echo's noise gives
   levels slightly below 0, each an ``out_of_range`` fault;
 - an HC-SR04 threshold within 2 cm of the sensor face (it cannot see that close), or any
-  threshold beyond ``fault.min``/``fault.max`` (it can never be reached).
+  threshold beyond ``fault.min``/``fault.max`` (it can never be reached), or one on the
+  wrong side of them (the normal readings would be faults);
+- a ``SIAGA_`` environment variable whose section does not exist (it sets nothing).
 """
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TextIO
 
 from edge.calibrate import load_state, recorded_stats, state_path, suggest, value_stats
 from edge.config import (
+    ENV_NESTING,
+    ENV_PATH,
+    ENV_PREFIX,
     SPI0_BUS,
     SPI0_SELECT,
     DigitalInput,
@@ -149,22 +156,58 @@ def _ranges(sensor: SensorConfig, where: str) -> list[LintWarning]:
     for name, level in levels:
         if level is None:
             continue
+        field = f"{where}.{name}" if " " not in name else f"{where}.stages"
         if isinstance(inp, Hcsr04Input) and level > inp.mount_height_m - HCSR04_MIN_RANGE_M:
+            where_it_is = (
+                "above the sensor face"
+                if level >= inp.mount_height_m
+                else f"within {HCSR04_MIN_RANGE_M * 100:.0f} cm of the sensor face"
+            )
             out.append(
                 LintWarning(
-                    f"{where}.{name}" if " " not in name else f"{where}.stages",
-                    f"{name} {level:g} m is within {HCSR04_MIN_RANGE_M * 100:.0f} cm of the "
-                    f"sensor face (mount_height_m {inp.mount_height_m:g}): an HC-SR04 "
-                    "cannot measure that close, so it is never reached",
+                    field,
+                    f"{name} {level:g} m is {where_it_is} (mount_height_m "
+                    f"{inp.mount_height_m:g}): an HC-SR04 cannot measure that close, so it "
+                    "is never reached",
                 )
             )
         limit = f.max if rising else f.min
         if limit is not None and (level > limit if rising else level < limit):
             out.append(
                 LintWarning(
-                    f"{where}.{name}" if " " not in name else f"{where}.stages",
+                    field,
                     f"{name} {level:g} is beyond fault.{'max' if rising else 'min'} "
                     f"({limit:g}): the sensor is in fault before it gets there",
+                )
+            )
+        floor = f.min if rising else f.max
+        if floor is not None and (level <= floor if rising else level >= floor):
+            out.append(
+                LintWarning(
+                    field,
+                    f"{name} {level:g} is at or {'below' if rising else 'above'} "
+                    f"fault.{'min' if rising else 'max'} ({floor:g}): the readings on the "
+                    "safe side of it, the normal ones, are out_of_range faults",
+                )
+            )
+    return out
+
+
+def environment(environ: Mapping[str, str]) -> list[LintWarning]:
+    """``SIAGA_`` variables that set nothing: a typo in a section name is otherwise silent."""
+    sections = set(SiagaConfig.model_fields)
+    out = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper == ENV_PATH:
+            continue
+        section = upper.removeprefix(ENV_PREFIX).split(ENV_NESTING)[0].lower()
+        if section not in sections:
+            out.append(
+                LintWarning(
+                    name,
+                    f"sets nothing: {section!r} is not a config section "
+                    f"({', '.join(sorted(sections))}); it is ignored",
                 )
             )
     return out
@@ -173,7 +216,7 @@ def _ranges(sensor: SensorConfig, where: str) -> list[LintWarning]:
 def report(config: SiagaConfig, stream: TextIO | None = None) -> int:
     """Print every warning (to stderr by default); how many there were."""
     out = stream or sys.stderr
-    warnings = lint(config)
+    warnings = lint(config) + environment(os.environ)
     for warning in warnings:
         print(f"warning: {warning}", file=out)
     return len(warnings)

@@ -82,6 +82,12 @@ class Will:
 
 def read_password(path: Path) -> str:
     """The broker password, refusing a file that others on the machine can read."""
+    if "CREDENTIALS_DIRECTORY" in str(path) and "CREDENTIALS_DIRECTORY" not in os.environ:
+        raise SecretError(
+            f"mqtt.password_file {path}: $CREDENTIALS_DIRECTORY is set only inside the "
+            "service (systemd's LoadCredential=, from /etc/siaga-edge/mqtt-password); to "
+            "check by hand: sudo CREDENTIALS_DIRECTORY=/etc/siaga-edge siaga-edge check-config"
+        )
     resolved = Path(os.path.expandvars(str(path)))
     try:
         mode = resolved.stat().st_mode
@@ -92,6 +98,8 @@ def read_password(path: Path) -> str:
         raise SecretError(
             f"mqtt.password_file {resolved} is world-readable; run: chmod 0640 {resolved}"
         )
+    if not text.strip():
+        raise SecretError(f"mqtt.password_file {resolved} is empty")
     return text.strip()
 
 

@@ -286,3 +286,61 @@ def test_a_calibration_point_takes_the_median_so_one_spike_does_not_move_it() ->
     stats = RawStats.of([2.00, 2.01, 1.99, 2.00, 2.50], seconds=1.0)
     assert stats.median == 2.00
     assert stats.mean == pytest.approx(2.10)
+
+
+def test_calibrate_never_writes_thresholds_the_sensor_cannot_reach(tmp_path: Path) -> None:
+    config_file = write_config(tmp_path)  # gas-1: fault.max 1200 ppm
+    before = config_file.read_text()
+    cfg = load_config(config_file).sensor("gas-1")
+    quiet = Console(file=open("/dev/null", "w"))  # noqa: SIM115
+    updates = {"warning": 1000.0, "alarm": 1700.0, "hysteresis": 300.0}
+    assert write_calibration(config_file, cfg, updates, quiet, quiet, yes=True) == 2
+    assert config_file.read_text() == before
+
+
+def test_a_record_path_that_cannot_be_written_is_refused_before_sampling(tmp_path: Path) -> None:
+    config_file = write_config(tmp_path)
+    result = cli(
+        "calibrate", "gas-1", "-c", str(config_file), "--seconds", "30",
+        "--record", str(tmp_path / "no-such-dir" / "trace.csv"),
+        "--simulate", str(noisy_scenario(tmp_path)),
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "no such directory" in result.stderr
+    assert "reading gas-1" not in result.stderr  # refused before any sampling
+
+
+@pytest.mark.parametrize(("option", "value"), [("--seconds", "nan"), ("--seconds", "inf"),
+                                               ("--seconds", "0"), ("--point", "nan")])  # fmt: skip
+def test_a_number_option_that_is_not_a_finite_number_is_a_usage_error(
+    tmp_path: Path, option: str, value: str
+) -> None:
+    result = cli("calibrate", "gas-1", "-c", str(write_config(tmp_path)), option, value)
+    assert result.returncode == 2
+    assert f"argument {option}:" in result.stderr
+
+
+def test_a_second_point_at_the_same_level_replaces_a_mistyped_first(tmp_path: Path) -> None:
+    config_file = write_config(tmp_path)
+    base = ["calibrate", "gas-1", "-c", str(config_file), "--seconds", "0.3", "--json"]
+    at_zero = str(level_scenario(tmp_path, 0))
+    report(cli(*base, "--point", "7", "--simulate", at_zero))  # a typo: it was 0
+    again = report(cli(*base, "--point", "0", "--simulate", at_zero))
+    assert any(note.startswith("point 1 replaced") for note in again["notes"])
+    final = report(
+        cli(*base, "--point", "250", "--write", "--simulate", str(level_scenario(tmp_path, 500)))
+    )
+    assert final["written"] is True
+    cal = load_config(config_file).sensor("gas-1").calibration
+    assert cal is not None and cal.value == (0.0, 250.0)
+
+
+def test_a_simulated_run_keeps_its_baseline_apart_from_the_real_sensors(tmp_path: Path) -> None:
+    config_file = write_config(tmp_path)
+    report(
+        cli("calibrate", "gas-1", "-c", str(config_file), "--seconds", "0.3", "--json",
+            "--simulate", str(noisy_scenario(tmp_path)))
+    )  # fmt: skip
+    store_dir = load_config(config_file).storage.path.parent
+    assert (store_dir / "calibration.simulated.json").exists()
+    assert not (store_dir / "calibration.json").exists()

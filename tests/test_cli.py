@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+
+from tools_support import cli, write_config
 
 from edge.cli import COMMANDS
 
@@ -48,3 +51,24 @@ def test_an_unknown_command_is_bad_usage() -> None:
     )
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
+
+
+def test_a_bad_scenario_is_a_usage_error_naming_where_for_every_command(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('duration_s = 5.0\n[[step]]\nat_s = 0.0\nsensor = "gas-1"\nvalue = "x"\n')
+    for command in (["run"], ["readings", "--once"], ["calibrate", "gas-1", "--seconds", "1"]):
+        result = cli(*command, "-c", str(config), "--simulate", str(bad))
+        assert result.returncode == 2, (command, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert f"siaga-edge: invalid scenario\n{bad}: step[0](gas-1).value: " in result.stderr
+
+
+def test_a_refresh_interval_or_count_that_makes_no_sense_is_a_usage_error(
+    tmp_path: Path,
+) -> None:
+    config = str(write_config(tmp_path))
+    for option, value in (("--interval", "-1"), ("--interval", "nan"), ("--count", "0")):
+        result = cli("readings", "-c", config, option, value)
+        assert result.returncode == 2, (option, value, result.stderr)
+        assert f"argument {option}:" in result.stderr

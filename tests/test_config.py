@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -162,6 +163,16 @@ MISTAKES = [
         "sensors[2](air-selokan).fault.max",
     ),
     (
+        "a threshold that is not a number (never compares true: never alarms)",
+        lambda t: replace(t, "alarm = 600.0", "alarm = nan"),
+        "sensors[1](smoke-gudang).alarm: Input should be a finite number",
+    ),
+    (
+        "an infinite threshold",
+        lambda t: replace(t, "warning = 300.0", "warning = inf"),
+        "sensors[1](smoke-gudang).warning: Input should be a finite number",
+    ),
+    (
         "pulse input without pulses",
         lambda t: replace(t, "pulses = { window_s = 2.0, warning = 5, alarm = 20 }", ""),
         "sensors[4](getar-pagar).pulses",
@@ -216,3 +227,62 @@ def test_a_missing_config_file_exits_2(tmp_path: Path) -> None:
     result = run_check(tmp_path / "nope.toml")
     assert result.returncode == 2
     assert "no such file" in result.stderr
+
+
+def test_a_config_path_that_is_a_directory_exits_2(tmp_path: Path) -> None:
+    result = run_check(tmp_path)
+    assert (result.returncode, "Traceback" in result.stderr) == (2, False)
+    assert f"{tmp_path}: is a directory, not a config file" in result.stderr
+
+
+def test_an_environment_value_that_is_wrong_names_the_variable_not_the_file(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(BASE)
+    result = run_check(path, env=os.environ | {"SIAGA_MQTT__KEEPALIVE_S": "abc"})
+    assert result.returncode == 2
+    assert "mqtt.keepalive_s: " in result.stderr
+    assert "(set by the environment variable SIAGA_MQTT__KEEPALIVE_S)" in result.stderr
+
+
+def test_an_environment_list_that_is_not_json_exits_2_naming_the_variable(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(BASE)
+    result = run_check(path, env=os.environ | {"SIAGA_MQTT__URLS": "mqtt://a:1883"})
+    assert (result.returncode, "Traceback" in result.stderr) == (2, False)
+    assert "SIAGA_MQTT__URLS: not valid JSON" in result.stderr
+
+
+def with_password_file(path: str) -> str:
+    return replace(
+        BASE,
+        'topic_prefix = "siaga/v1"',
+        f'topic_prefix = "siaga/v1"\nusername = "pi"\npassword_file = "{path}"',
+    )
+
+
+def test_a_password_file_in_the_service_credentials_says_how_to_check_it_by_hand(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(with_password_file("${CREDENTIALS_DIRECTORY}/mqtt-password"))
+    env = {k: v for k, v in os.environ.items() if k != "CREDENTIALS_DIRECTORY"}
+    result = run_check(path, env=env)
+    assert result.returncode == 2
+    assert "is set only inside the service" in result.stderr
+    assert "sudo CREDENTIALS_DIRECTORY=/etc/siaga-edge siaga-edge check-config" in result.stderr
+    (tmp_path / "mqtt-password").write_text("hunter2\n")
+    (tmp_path / "mqtt-password").chmod(0o600)
+    assert run_check(path, env=env | {"CREDENTIALS_DIRECTORY": str(tmp_path)}).returncode == 0
+
+
+def test_an_empty_password_file_is_refused(tmp_path: Path) -> None:
+    secret = tmp_path / "mqtt-password"
+    secret.write_text("\n")
+    secret.chmod(0o600)
+    path = tmp_path / "config.toml"
+    path.write_text(with_password_file(str(secret)))
+    result = run_check(path)
+    assert result.returncode == 2
+    assert f"mqtt.password_file {secret} is empty" in result.stderr

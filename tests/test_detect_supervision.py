@@ -102,11 +102,28 @@ SCENARIOS: dict[str, tuple[dict[str, Any], Samples, float | None, list[Row]]] = 
             (100.0, "alarm", "level", None),
         ],
     ),
-    "an_identical_reading_for_stuck_s_is_a_stuck_fault": (
+    "an_identical_reading_for_stuck_s_is_a_stuck_fault_that_the_first_change_clears": (
         {"fault": {"no_data_s": 10.0, "min": 0.0, "max": 2.5, "stuck_s": 30.0}},
         every(0, 40, 0.5) + [(n / 2, 0.5 + (n % 3) / 100) for n in range(80, 400)],
         None,
-        [*STARTUP, (30.0, "fault", "stuck", None), (100.0, "normal", "cleared", None)],
+        [*STARTUP, (30.0, "fault", "stuck", None), (40.0, "normal", "cleared", None)],
+    ),
+    "a_flood_after_a_flat_baseline_alarms_after_delay_on_not_after_a_fault_recovery": (
+        {"fault": {"no_data_s": 10.0, "min": 0.0, "max": 2.5, "stuck_s": 30.0}},
+        every(0, 40, 0.5) + [(n / 2, 1.5 + (n % 2) / 100) for n in range(80, 200)],
+        None,
+        [
+            *STARTUP,
+            (30.0, "fault", "stuck", None),
+            (40.0, "normal", "cleared", None),
+            (45.0, "alarm", "level", None),
+        ],
+    ),
+    "a_stuck_fault_with_a_gap_in_it_waits_out_the_recovery_like_any_other": (
+        {"fault": {"no_data_s": 10.0, "min": 0.0, "max": 2.5, "stuck_s": 30.0}},
+        every(0, 35, 0.5) + [(35.0, 3.0)] + [(n / 2, 0.5 + (n % 3) / 100) for n in range(71, 300)],
+        None,
+        [*STARTUP, (30.0, "fault", "stuck", None), (95.5, "normal", "cleared", None)],
     ),
     "a_fault_during_starting_is_a_fault_then_starting_resumes": (
         {"warmup_s": 60.0},

@@ -8,7 +8,7 @@ from tools_support import cli, write_config
 
 from edge.calibrate import RawStats, load_state, record_stats, save_state, state_path
 from edge.config import load_config
-from edge.lint import lint
+from edge.lint import environment, lint
 
 
 def warnings_for(path: Path) -> list[str]:
@@ -73,3 +73,29 @@ def test_check_config_prints_warnings_on_stderr_and_still_exits_0(tmp_path: Path
     result = cli("check-config", "-c", str(path), "--quiet")
     assert result.returncode == 0
     assert result.stderr.startswith("warning: sensors[0](smoke-1).delay_on_s: 0 on a smoke")
+
+
+def test_a_level_on_the_safe_side_of_the_fault_range_is_a_warning(tmp_path: Path) -> None:
+    path = write_config(tmp_path)
+    path.write_text(
+        path.read_text().replace("min = -50.0, max = 1200.0", "min = 400.0, max = 1200.0")
+    )
+    got = warnings_for(path)
+    assert [w.split(":")[0] for w in got] == ["sensors[1](gas-1).warning"]
+    assert "at or below fault.min (400)" in got[0]
+
+
+def test_a_siaga_variable_for_a_section_that_does_not_exist_is_a_warning() -> None:
+    got = [
+        str(w)
+        for w in environment({"SIAGA_NOPE__X": "1", "SIAGA_MQTT__URL": "mqtt://h", "HOME": "/"})
+    ]
+    assert got == [
+        "SIAGA_NOPE__X: sets nothing: 'nope' is not a config section (alerts, control, gpio, "
+        "heartbeat, homeassistant, logging, mqtt, outputs, sensors, site, storage, telemetry); "
+        "it is ignored"
+    ]
+
+
+def test_the_config_path_variable_is_not_taken_for_a_section() -> None:
+    assert environment({"SIAGA_EDGE_CONFIG": "/etc/siaga-edge/config.toml"}) == []

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -54,6 +55,7 @@ from edge.calibrate import (
     pending_points,
     record_stats,
     recorded_stats,
+    same_level,
     save_state,
     set_points,
     state_path,
@@ -64,7 +66,7 @@ from edge.calibrate import (
     write_atomically,
 )
 from edge.clock import SystemClock, iso_ms
-from edge.commands import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from edge.commands import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, argtypes
 from edge.commands.readings import LocalSensors
 from edge.config import (
     ConfigError,
@@ -77,6 +79,7 @@ from edge.config import (
     load_config,
 )
 from edge.control import ControlClient, ControlDeniedError, ControlError, NoDaemonError
+from edge.lint import LintWarning, lint
 from edge.trace import write_trace
 
 READ_EVERY_S = 0.2
@@ -86,10 +89,15 @@ Samples = list[tuple[float, float | None, float | None]]  # (t, value, raw)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("sensor", metavar="SENSOR", help="sensor id from the config")
-    parser.add_argument("--seconds", type=float, default=30.0, metavar="N", help="how long")
+    parser.add_argument(
+        "--seconds", type=argtypes.seconds, default=30.0, metavar="N", help="how long"
+    )
     parser.add_argument("--record", metavar="FILE.csv", type=Path, help="save the trace")
     parser.add_argument(
-        "--point", type=float, metavar="VALUE", help="the true value now (calibration point)"
+        "--point",
+        type=argtypes.finite,
+        metavar="VALUE",
+        help="the true value now (calibration point)",
     )
     parser.add_argument("--write", action="store_true", help="apply to the config file")
     parser.add_argument(
@@ -116,11 +124,12 @@ def run(args: argparse.Namespace) -> int:
             "value to calibrate (check it with `siaga-edge readings`)"
         )
         return EXIT_USAGE
-    if args.seconds <= 0:
-        err.print("siaga-edge calibrate: --seconds must be positive")
-        return EXIT_USAGE
     if args.thresholds and not args.write:
         err.print("siaga-edge calibrate: --thresholds goes with --write")
+        return EXIT_USAGE
+    if args.record is not None and (problem := _unwritable(args.record)):
+        # Said now, not after the technician has held the sensor steady for --seconds.
+        err.print(f"siaga-edge calibrate: --record {args.record}: {problem}", markup=False)
         return EXIT_USAGE
     try:
         samples = sample(config, cfg, args.seconds, args.simulate, err, quiet=args.json)
@@ -213,7 +222,7 @@ def _report(
     now_ts = iso_ms(time.time())
     raw = RawStats.of([r for _, _, r in samples], args.seconds, now_ts)
     stats = value_stats(cfg, raw)
-    state_file = state_path(config)
+    state_file = state_path(config, simulated=args.simulate is not None)
     state = load_state(state_file)
     report: dict[str, Any] = {
         "sensor": cfg.id,
@@ -251,6 +260,7 @@ def _report(
         report["suggested"] = suggestion.updates()
         report["reasons"] = suggestion.reasons
         report["checks"] = [{"ok": ok, "text": text} for ok, text in suggestion.checks]
+        report["cautions"] = suggestion.cautions
     else:
         notes.append(
             "no baseline recorded for threshold suggestions: run calibrate without --point "
@@ -294,6 +304,17 @@ def _report(
     return code
 
 
+def _unwritable(file: Path) -> str | None:
+    if file.is_dir():
+        return "is a directory"
+    folder = file.parent if str(file.parent) else Path(".")
+    if not folder.is_dir():
+        return f"no such directory {folder}"
+    if not os.access(folder, os.W_OK) or (file.exists() and not os.access(file, os.W_OK)):
+        return "permission denied"
+    return None
+
+
 def _with(cfg: SensorConfig, updates: dict[str, Any]) -> SensorConfig:
     if "calibration" in updates:
         return cfg.model_copy(update={"calibration": updates["calibration"]})
@@ -319,6 +340,15 @@ def _points(
         return {"mount_height_m": height}, notes
     point = Point(raw=raw.median, value=value, std=raw.std, ts=ts)
     pending = [p for p in pending_points(state, cfg.id) if p.value != value]
+    if pending and same_level(pending[-1], point):
+        set_points(state, cfg.id, [point])
+        notes.append(
+            f"point 1 replaced: this run is at the level of the waiting point (raw "
+            f"{pending[-1].raw:.4f} ↔ {pending[-1].value:g}), so it takes its place as raw "
+            f"{point.raw:.4f} ↔ {value:g} {cfg.unit}; now bring the sensor to a clearly "
+            "different level and run again with --point"
+        )
+        return {}, notes
     if not pending:
         set_points(state, cfg.id, [point])
         notes.append(
@@ -393,8 +423,16 @@ def _print_report(
         out.print(f"  • {escape(reason)}")
     for ok, text in suggestion.checks:
         out.print(("  [green]✓[/] " if ok else "  [bold red]✗[/] ") + escape(text))
+    for text in suggestion.cautions:
+        out.print("  [yellow]![/] " + escape(text))
     for note in notes:
         out.print(f"[cyan]→[/] {escape(note)}")
+
+
+def _new_warnings(old_text: str, edited: SiagaConfig, path: Path) -> list[LintWarning]:
+    """check-config warnings the edit brings in: valid is not enough to write it."""
+    before = {str(w) for w in lint(check_config_text(old_text, path))}
+    return [w for w in lint(edited) if str(w) not in before]
 
 
 def write_config(
@@ -416,9 +454,18 @@ def write_config(
         style = "green" if line.startswith("+") else "red" if line.startswith("-") else "dim"
         err.print(f"[{style}]{escape(line)}[/]")
     try:
-        check_config_text(new, path)
+        edited = check_config_text(new, path)
     except ConfigError as exc:
         err.print(f"[bold red]not written:[/] the result would be invalid\n{escape(str(exc))}")
+        return EXIT_USAGE
+    introduced = _new_warnings(old, edited, path)
+    if introduced:
+        err.print(
+            "[bold red]not written:[/] check-config would warn about the result:\n"
+            + "\n".join(escape(str(w)) for w in introduced)
+            + "\n(a baseline sampled while the sensor was not at rest gives thresholds it "
+            "cannot reach: calibrate again at rest, or set them by hand)"
+        )
         return EXIT_USAGE
     if not yes and not Confirm.ask(f"write {path}?", console=err, default=False):
         err.print("not written")

@@ -41,7 +41,7 @@ from rich.markup import escape
 
 from edge import logs
 from edge.clock import SystemClock
-from edge.commands import EXIT_FAILURE, EXIT_OK
+from edge.commands import EXIT_FAILURE, EXIT_OK, argtypes
 from edge.config import (
     ConfigError,
     MqttConfig,
@@ -73,7 +73,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--state", metavar="FILE", type=Path, help="where the last seq per device is kept"
     )
-    parser.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    parser.add_argument(
+        "--duration", type=argtypes.seconds, metavar="S", help="stop after S seconds"
+    )
 
 
 def mqtt_settings(explicit: str | None, broker: str | None) -> tuple[MqttConfig, str]:

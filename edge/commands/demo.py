@@ -26,6 +26,7 @@ from rich.markup import escape
 
 from edge import logs
 from edge.clock import SystemClock
+from edge.commands import argtypes
 from edge.commands.console import event_line
 from edge.config import MqttConfig
 from edge.console.app import ConsoleSession, wait_connected
@@ -38,7 +39,9 @@ EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "data" / "config.example.
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--duration", type=float, help="seconds to run (default: the scenario's)")
+    parser.add_argument(
+        "--duration", type=argtypes.seconds, help="seconds to run (default: the scenario's)"
+    )
     parser.add_argument(
         "--broker", help="use this broker instead of starting one (mqtt://host:port)"
     )

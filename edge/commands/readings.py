@@ -35,7 +35,7 @@ from rich.table import Table
 from rich.text import Text
 
 from edge.clock import Clock, SystemClock, iso_ms
-from edge.commands import EXIT_FAILURE, EXIT_OK
+from edge.commands import EXIT_FAILURE, EXIT_OK, argtypes
 from edge.config import (
     DigitalInput,
     PulseInput,
@@ -54,6 +54,7 @@ from edge.control import (
 )
 from edge.detect.build import machine_for
 from edge.sensors import Sample, Sensor, open_sensor, pin_factory
+from edge.usererror import UserInputError
 
 FIRST_SAMPLE_TIMEOUT_S = 3.0
 
@@ -61,8 +62,10 @@ FIRST_SAMPLE_TIMEOUT_S = 3.0
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--once", action="store_true", help="print one snapshot and exit")
     parser.add_argument("--json", action="store_true", help="one JSON line per sensor per refresh")
-    parser.add_argument("--interval", type=float, default=1.0, metavar="S", help="refresh period")
-    parser.add_argument("--count", type=int, metavar="N", help="stop after N refreshes")
+    parser.add_argument(
+        "--interval", type=argtypes.seconds, default=1.0, metavar="S", help="refresh period"
+    )
+    parser.add_argument("--count", type=argtypes.count, metavar="N", help="stop after N refreshes")
     parser.add_argument(
         "--simulate", metavar="SCENARIO", type=Path, help="read mock pins driven by a scenario"
     )
@@ -221,6 +224,8 @@ def open_source(
 def _local(config: SiagaConfig, clock: Clock, simulate: Path | None, err: Console) -> Source | None:
     try:
         local = LocalSensors(config, clock, scenario=simulate)
+    except UserInputError:
+        raise  # a bad scenario is the technician's to fix, not a hardware problem
     except Exception as exc:
         err.print(
             f"siaga-edge readings: no daemon answers on {config.control.socket}, and the "

@@ -14,7 +14,9 @@ Rules (the whole contract of a sensor's published state):
    Invalid samples never reach the classifier. An input that cannot be read at all
    (:meth:`SensorMachine.lost`) is ``fault`` (``no_data``) at once.
 5. A sensor leaves ``fault`` only after valid data has flowed continuously for its
-   ``delay_off_s``; it then shows its debounced level (or ``starting``, rule 3). A failed
+   ``delay_off_s`` (a fault that is ``stuck`` and nothing else: at the first reading that
+   differs, which disproves it); it then shows its debounced level (or ``starting``,
+   rule 3). A failed
    check interrupts every running delay: a condition is "continuous" only on data, so
    during a fault the debouncer is fed fresh valid samples only, never the last level
    held over, and a delay that began before a failed check starts again after it.

@@ -19,6 +19,11 @@ continuously for ``recover_s``: one good reading from a flaky sensor proves noth
 reported reason is the first check that failed; later failures during the same fault
 restart the recovery but do not rename it (the control room already has a fault to see).
 
+One exception: a fault that is ``stuck`` and nothing else clears the moment a valid
+reading differs from the stuck value. The change itself disproves it, and a sensor that a
+flat baseline made "stuck" must be able to show a fire that then starts at once: waiting
+``recover_s`` would hide the first part of the very event the sensor exists for.
+
 Every deadline is an instant ``since + span`` and every check compares ``since + span <=
 t`` with the same expression, so ticking at a deadline always settles it.
 """
@@ -51,6 +56,7 @@ class Supervisor:
         "_last_valid",
         "_last_value",
         "_max_edges",
+        "_only_stuck",
         "_stuck_since",
         "_stuck_value",
         "failures",
@@ -71,6 +77,7 @@ class Supervisor:
         self._stuck_since = t0
         self._last_value: float | None = None
         self._edges: deque[float] = deque()
+        self._only_stuck = False
         per_s = rules.chatter_per_s
         self._max_edges = None if per_s is None else per_s * CHATTER_WINDOW_S
 
@@ -96,6 +103,9 @@ class Supervisor:
         self._last_valid = t
         if value != self._stuck_value:
             self._stuck_value, self._stuck_since = value, t
+            if self.fault is Reason.STUCK and self._only_stuck:
+                self.fault = self.fault_value = None
+                self._healthy_since = t
         if self._max_edges is not None:
             if self._last_value is not None and value != self._last_value:
                 self._edges.append(t)
@@ -169,4 +179,7 @@ class Supervisor:
         if self.fault is None:
             self.fault = reason
             self.fault_value = value
+            self._only_stuck = reason is Reason.STUCK
+        elif reason is not Reason.STUCK:
+            self._only_stuck = False
         self._healthy_since = None

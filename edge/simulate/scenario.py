@@ -44,6 +44,7 @@ from edge.config import (
 )
 from edge.detect.build import calibration_for
 from edge.trace import Samples, TraceError, load_trace
+from edge.usererror import UserInputError
 
 FailKind = Literal["no_echo", "stuck", "disconnected"]
 
@@ -197,8 +198,10 @@ def _step_problems(step: Step, sensor: SensorConfig) -> list[str]:
     return problems
 
 
-class ScenarioError(ValueError):
+class ScenarioError(UserInputError, ValueError):
     """A scenario that cannot run: names the file, where in it (``step[2](sensor)``) and why."""
+
+    headline = "invalid scenario"
 
     def __init__(self, path: Path, problems: list[tuple[str, str]]) -> None:
         self.path = path
