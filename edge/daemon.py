@@ -16,7 +16,7 @@ import signal
 import sqlite3
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -70,6 +70,10 @@ MAX_BATCH = 500
 MAX_QUEUED_RESENDS = 10_000  # repeats and resends waiting for the window, at most
 OVERDUE_KEEPALIVES = 4  # no PUBACK after this many keepalives while connected: send again
 OVERDUE_MIN_S = 30.0
+# MQTT v5 user properties on an event published again (a first delivery has none): what
+# it is, and whether the device still waits for its acknowledgement (docs/mqtt-api.md).
+REPEAT_PROPERTIES = {"sent": "repeat", "ack": "open"}
+DRILL_CLOSED_BY = "(drill ended)"  # who acknowledges the drill events still open at its end
 DRILL_TICK_S = 0.05  # a drill feeds its machines in batches at most this often
 TAP_EXPIRY_S = 60.0  # a calibrate tap nobody has read for this long is dropped
 SENSOR_RETRY_S = 30.0  # a sensor whose pins could not be opened is tried again this often
@@ -672,7 +676,12 @@ class Daemon:
 
     def _send(self, stored: Stored, purpose: Purpose, now: float) -> bool:
         assert self.link is not None
-        mid = self.link.publish(self.topics.events, stored.payload, qos=1)
+        user = None
+        if purpose is Purpose.REPEAT:
+            user = REPEAT_PROPERTIES
+        elif purpose is Purpose.RESEND:
+            user = {"sent": "resend", "ack": "closed" if stored.settled else "open"}
+        mid = self.link.publish(self.topics.events, stored.payload, qos=1, user=user)
         if mid is None:
             return False
         self.delivery.sent(mid, stored.seq, purpose, now)
@@ -1129,16 +1138,29 @@ class Daemon:
         if drill is None:
             return
         text = f"scenario={drill.name} how={how} samples={drill.samples_fed} {detail}".strip()
+        closed = 0
         if self.outbox is not None:
             self.outbox.audit("drill_ended", text)
-        log.warning("drill_ended", scenario=drill.name, how=how, detail=detail)
+            try:
+                closed = self.outbox.close_drill(DRILL_CLOSED_BY)
+            except (StorageError, sqlite3.Error) as exc:  # they repeat until acked by hand
+                log.error("drill_close_failed", error=str(exc))
+        log.warning("drill_ended", scenario=drill.name, how=how, detail=detail, closed=closed)
         if self._running:
             english = self.config.site.language.value == "en"
             words = {
                 "ended": "ended" if english else "selesai",
                 "stopped": "stopped" if english else "dihentikan",
             }
-            self._drill_marker(f"{words.get(how, how)}: {drill.name}")
+            note = ""
+            if closed:
+                note = (
+                    f"; {closed} unacknowledged drill events closed"
+                    if english
+                    else f"; {closed} kejadian latihan yang belum dikonfirmasi ditutup"
+                )
+            self._drill_marker(f"{words.get(how, how)}: {drill.name}{note}")
+            self._update_outputs()
 
     def _drill_marker(self, detail: str) -> None:
         """The drill's start or end, as an info event of the device flagged as a drill."""
@@ -1183,7 +1205,9 @@ class _LinkBridge:
     def on_puback(self, mid: int, ok: bool, reason: str) -> None:
         self.daemon.post(_Puback(mid, ok, reason))
 
-    def on_message(self, topic: str, payload: bytes, retained: bool) -> None:
+    def on_message(
+        self, topic: str, payload: bytes, retained: bool, user: Mapping[str, str]
+    ) -> None:
         self.daemon.post(_Inbound(topic, payload, retained))
 
     def on_fatal(self, error: BaseException) -> None:

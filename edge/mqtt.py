@@ -22,7 +22,7 @@ import stat
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,6 +33,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from edge import logs
 from edge.config import MqttConfig, MqttProtocol
@@ -68,8 +69,10 @@ class LinkHandler(Protocol):
 
     def on_puback(self, mid: int, ok: bool, reason: str) -> None: ...
 
-    def on_message(self, topic: str, payload: bytes, retained: bool) -> None:
-        """``retained``: delivered from the broker's retained store, not as it was sent."""
+    def on_message(
+        self, topic: str, payload: bytes, retained: bool, user: Mapping[str, str]
+    ) -> None:
+        """``retained``: marked retained by the broker; ``user``: MQTT v5 user properties."""
 
     def on_fatal(self, error: BaseException) -> None: ...
 
@@ -187,12 +190,25 @@ class MqttLink:
         # exception outside our callbacks ends it silently while publish() still queues.
         self._thread = self.client._thread
 
-    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> int | None:
-        """Hand a message to paho; the mid to match its PUBACK, or None when not connected."""
+    def publish(
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int = 1,
+        retain: bool = False,
+        user: Mapping[str, str] | None = None,
+    ) -> int | None:
+        """Hand a message to paho; the mid to match its PUBACK, or None when not connected.
+
+        ``user``: MQTT v5 user properties (dropped on 3.1.1, which has none)."""
         if not self.connected.is_set():
             return None
         self._written.clear()
-        info = self.client.publish(topic, payload, qos=qos, retain=retain)
+        props = None
+        if user and self.client.protocol == paho.MQTTv5:
+            props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+            props.UserProperty = list(user.items())
+        info = self.client.publish(topic, payload, qos=qos, retain=retain, properties=props)
         if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
             log.warning("publish_refused_by_client", topic=topic, rc=int(info.rc))
             return None
@@ -287,7 +303,12 @@ class MqttLink:
         self._last_error = ""
         self.receive_maximum = int(getattr(props, "ReceiveMaximum", 65535))
         for topic in self.subscriptions:
-            client.subscribe(topic, qos=1)
+            if client.protocol == paho.MQTTv5:
+                # Retain-As-Published: a retained message published while subscribed then
+                # arrives marked retained too, not only the copy a later subscribe replays.
+                client.subscribe(topic, options=SubscribeOptions(qos=1, retainAsPublished=True))
+            else:
+                client.subscribe(topic, qos=1)
         self.connected.set()
         session = bool(getattr(flags, "session_present", False))
         log.info("broker_connected", url=self.url, session_present=session)
@@ -318,7 +339,9 @@ class MqttLink:
         self._written.set()
 
     def _on_message(self, _c: paho.Client, _ud: Any, msg: paho.MQTTMessage) -> None:
-        self.handler.on_message(msg.topic, bytes(msg.payload), bool(msg.retain))
+        pairs = getattr(msg.properties, "UserProperty", None) or []
+        user = {str(k): str(v) for k, v in pairs}
+        self.handler.on_message(msg.topic, bytes(msg.payload), bool(msg.retain), user)
 
 
 # ---------------------------------------------------------------------- explaining failures

@@ -73,6 +73,8 @@ class Stored:
     seq: int
     id: str
     payload: bytes
+    settled: bool = False
+    """Needs no acknowledgement (any more): filled in by :meth:`Outbox.span` only."""
 
 
 class Outbox:
@@ -324,6 +326,23 @@ class Outbox:
 
         return self._write(record)
 
+    def close_drill(self, by: str) -> int:
+        """Acknowledge every drill event still waiting for an ack, as ``by``: a drill that
+        is over must not repeat its alarms for ever. How many there were."""
+        now = self._wall()
+
+        def record(db: sqlite3.Connection) -> int:
+            cur = db.execute(
+                "UPDATE events SET acked = ?, acked_by = ? "
+                "WHERE drill = 1 AND requires_ack = 1 AND acked IS NULL",
+                (now, by),
+            )
+            if cur.rowcount:
+                self._audit(db, "drill_events_closed", f"count={cur.rowcount} by={by}")
+            return int(cur.rowcount)
+
+        return self._write(record)
+
     def audit(self, event: str, detail: str) -> None:
         try:
             self._write(lambda db: self._audit(db, event, detail))
@@ -351,10 +370,11 @@ class Outbox:
 
     def span(self, from_seq: int, to_seq: int) -> list[Stored]:
         rows = self.db.execute(
-            "SELECT seq, id, payload FROM events WHERE seq BETWEEN ? AND ? ORDER BY seq",
+            "SELECT seq, id, payload, requires_ack = 0 OR acked IS NOT NULL FROM events "
+            "WHERE seq BETWEEN ? AND ? ORDER BY seq",
             (from_seq, to_seq),
         ).fetchall()
-        return [Stored(int(s), str(i), bytes(p)) for s, i, p in rows]
+        return [Stored(int(s), str(i), bytes(p), bool(done)) for s, i, p, done in rows]
 
     def due_repeats(self, repeat_s: float, limit: int) -> list[Stored]:
         """Delivered alarm/fault events with no ack, last sent at least ``repeat_s`` ago."""

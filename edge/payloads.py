@@ -51,7 +51,10 @@ SEVERITY = {
 
 
 class Outbound(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Every field is always sent (defaults too): the published schema marks them required.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, json_schema_serialization_defaults_required=True
+    )
 
     def to_json(self) -> bytes:
         return self.model_dump_json().encode()
@@ -129,7 +132,11 @@ class Reading(Outbound):
 
 
 class Inbound(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_max_length=256)
+    """What the device takes from the control room: strict JSON types (``"1"`` is not a
+    seq), no unknown fields, bounded strings. The console checks acks with it too, so it
+    never counts as acknowledged what the device will refuse."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_max_length=256, strict=True)
 
 
 class Ack(Inbound):

@@ -97,11 +97,28 @@ def config_schema() -> dict[str, Any]:
     return SiagaConfig.model_json_schema()
 
 
+INBOUND = {"ack", "resend"}
+
+
 def payload_schema(name: str) -> dict[str, Any]:
+    """What a payload is. Outbound ones as sent (every field present, defaults too) and
+    open to additions, since a device may add fields; inbound ones as the device takes
+    them, closed (it refuses fields it does not know)."""
     model = PAYLOAD_MODELS[name]
-    schema = model.model_json_schema(by_alias=True)
+    if name in INBOUND:
+        schema = model.model_json_schema(by_alias=True)
+    else:
+        schema = _open(model.model_json_schema(by_alias=True, mode="serialization"))
     schema["$id"] = f"https://siaga-edge.invalid/schemas/{name}.json"
     return schema
+
+
+def _open(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _open(v) for k, v in node.items() if (k, v) != ("additionalProperties", False)}
+    if isinstance(node, list):
+        return [_open(v) for v in node]
+    return node
 
 
 def asyncapi() -> dict[str, Any]:

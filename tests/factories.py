@@ -75,6 +75,8 @@ class Subscriber:
         self, port: int, topic: str = "siaga/#", client_id: str = "test-sub", clean: bool = True
     ) -> None:
         self.messages: list[tuple[str, bytes, bool]] = []
+        self.user: list[tuple[bytes, dict[str, str]]] = []
+        """(payload, MQTT v5 user properties) of each event, as heard."""
         self.lock = threading.Lock()
         self.client = paho.Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5
@@ -90,8 +92,11 @@ class Subscriber:
         self.client.loop_start()
 
     def _on_message(self, _c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
+        pairs = getattr(msg.properties, "UserProperty", None) or []
         with self.lock:
             self.messages.append((msg.topic, bytes(msg.payload), bool(msg.retain)))
+            if msg.topic.endswith("/events"):
+                self.user.append((bytes(msg.payload), dict(pairs)))
 
     def payloads(self, suffix: str) -> list[dict[str, Any]]:
         with self.lock:

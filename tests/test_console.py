@@ -119,6 +119,85 @@ def test_ack_all_acknowledges_every_open_event_as_the_operator(
     assert board.ack_all("Bripka Sari", clock.wall()) == []  # sent once
 
 
+def test_a_valid_ack_heard_from_any_console_closes_the_event(
+    board: Board, clock: FakeClock
+) -> None:
+    board.feed(f"{P}/events", event(1, State.ALARM), clock.monotonic())
+    alarm_id = next(iter(board.open))
+    ack = json.dumps({"event_id": alarm_id, "by": "Bripka Sari"}).encode()
+    board.feed(f"{P}/ack", ack, clock.monotonic())
+    assert board.open == {}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"note": "a field the device does not know"},
+        {"by": "x" * 500},
+        {"by": 7},
+    ],
+    ids=["unknown field", "name too long", "name not a string"],
+)
+def test_an_ack_the_device_would_refuse_leaves_the_alarm_open(
+    board: Board, clock: FakeClock, change: dict[str, Any]
+) -> None:
+    board.feed(f"{P}/events", event(1, State.ALARM), clock.monotonic())
+    alarm_id = next(iter(board.open))
+    ack = {"event_id": alarm_id, "by": "Bripka Sari"} | change
+    update = board.feed(f"{P}/ack", json.dumps(ack).encode(), clock.monotonic())
+    assert list(board.open) == [alarm_id]
+    assert update.notes == ["lapas/pi-a: an ack the device will refuse was heard and ignored"]
+
+
+def test_an_ack_on_another_devices_topic_leaves_the_alarm_open(
+    board: Board, clock: FakeClock
+) -> None:
+    board.feed(f"{P}/events", event(1, State.ALARM), clock.monotonic())
+    alarm_id = next(iter(board.open))
+    ack = json.dumps({"event_id": alarm_id, "by": "Bripka Sari"}).encode()
+    board.feed("siaga/v1/lapas/pi-b/ack", ack, clock.monotonic())
+    assert list(board.open) == [alarm_id]
+
+
+RESENT_CLOSED = {"sent": "resend", "ack": "closed"}
+REPEATED = {"sent": "repeat", "ack": "open"}
+
+
+def test_a_resent_alarm_the_device_says_was_acknowledged_is_not_opened(
+    board: Board, clock: FakeClock
+) -> None:
+    board.feed(f"{P}/events", event(14, State.ALARM), clock.monotonic(), RESENT_CLOSED)
+    assert board.open == {}
+    assert [r.state for r in board.rows()] == ["alarm"]  # still shown as what happened
+
+
+def test_an_open_alarm_the_device_says_is_closed_is_closed_here_too(
+    board: Board, clock: FakeClock
+) -> None:
+    board.feed(f"{P}/events", event(3, State.ALARM), clock.monotonic())
+    board.feed(f"{P}/events", event(3, State.ALARM), clock.monotonic(), RESENT_CLOSED)
+    assert board.open == {}
+
+
+def test_a_repeat_after_an_ack_the_device_did_not_record_opens_the_alarm_again(
+    board: Board, clock: FakeClock
+) -> None:
+    board.feed(f"{P}/events", event(3, State.ALARM), clock.monotonic())
+    alarm_id = next(iter(board.open))
+    ack = json.dumps({"event_id": alarm_id, "by": "Bripka Sari"}).encode()
+    board.feed(f"{P}/ack", ack, clock.monotonic())
+    clock.advance(1.0)  # a repeat already on its way when the device got the ack
+    assert board.feed(f"{P}/events", event(3), clock.monotonic(), REPEATED).notes == []
+    assert board.open == {}
+    clock.advance(60.0)  # repeated a minute later: the device never recorded the ack
+    update = board.feed(f"{P}/events", event(3), clock.monotonic(), REPEATED)
+    assert list(board.open) == [alarm_id]
+    assert update.notes == [
+        "lapas/pi-a: seq 3 is still unacknowledged on the device (it did not record the ack "
+        "heard for it): open again"
+    ]
+
+
 def test_drill_events_never_change_the_real_rows(board: Board, clock: FakeClock) -> None:
     board.feed(f"{P}/events", event(1, State.NORMAL), clock.monotonic())
     board.feed(f"{P}/events", event(2, State.ALARM, drill=True), clock.monotonic())
@@ -131,6 +210,16 @@ def test_a_drill_marker_clears_the_devices_drill_rows(board: Board, clock: FakeC
     marker = event(2, State.NORMAL, sensor="_device", drill=True, reason="drill")
     board.feed(f"{P}/events", marker, clock.monotonic())
     assert board.drill_rows() == []
+
+
+def test_a_drill_marker_closes_the_drill_alarms_left_open_but_not_real_ones(
+    board: Board, clock: FakeClock
+) -> None:
+    board.feed(f"{P}/events", event(1, State.ALARM, drill=True), clock.monotonic())
+    board.feed(f"{P}/events", event(2, State.ALARM, sensor="gas-1"), clock.monotonic())
+    marker = event(3, State.NORMAL, sensor="_device", drill=True, reason="drill")
+    board.feed(f"{P}/events", marker, clock.monotonic())
+    assert [e["seq"] for e in board.open.values()] == [2]
 
 
 def test_a_device_is_silent_after_three_missed_heartbeats(board: Board, clock: FakeClock) -> None:

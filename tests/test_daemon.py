@@ -233,6 +233,75 @@ def test_a_retained_resend_is_dropped_not_replayed_at_every_connect(
     assert [e["seq"] for e in sub.events()] == sorted({e["seq"] for e in sub.events()})
 
 
+def test_a_resend_published_retained_while_the_device_listens_is_dropped(
+    running: Running, sub: Subscriber
+) -> None:
+    assert sub.wait_for(lambda s: len(s.events()) >= 2)  # connected, so subscribed
+    with capture_logs() as logs:
+        sub.client.publish(
+            "siaga/v1/lapas/pi-a/resend",
+            json.dumps({"from_seq": 1, "to_seq": 2}),
+            qos=1,
+            retain=True,
+        ).wait_for_publish(5)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any(
+            e["event"] in ("inbound_dropped", "resend_requested") for e in logs
+        ):
+            time.sleep(0.05)
+    sub.client.publish("siaga/v1/lapas/pi-a/resend", b"", qos=1, retain=True)  # clear it
+    handled = [e for e in logs if e["event"] in ("inbound_dropped", "resend_requested")]
+    assert [(e["event"], e["reason"].split(":")[0]) for e in handled] == [
+        ("inbound_dropped", "retained")
+    ]
+
+
+def resent(sub: Subscriber, seq: int) -> list[dict[str, str]]:
+    with sub.lock:
+        return [u for p, u in sub.user if json.loads(p)["seq"] == seq and u.get("sent")]
+
+
+def test_a_resent_event_says_whether_it_still_waits_for_an_ack(
+    running: Running, sub: Subscriber
+) -> None:
+    assert sub.wait_for(lambda s: len(s.events()) >= 2)
+    running.smoke_pin.drive_low()
+    assert sub.wait_for(lambda s: any(e["state"] == "alarm" for e in s.events()))
+    alarm = next(e for e in sub.events() if e["state"] == "alarm")
+    topic = "siaga/v1/lapas/pi-a/resend"
+    sub.client.publish(topic, json.dumps({"from_seq": 1, "to_seq": alarm["seq"]}), qos=1)
+    assert sub.wait_for(lambda s: len(resent(s, alarm["seq"])) == 1)
+    assert resent(sub, 1) == [{"sent": "resend", "ack": "closed"}]  # needs no ack
+    assert resent(sub, alarm["seq"]) == [{"sent": "resend", "ack": "open"}]
+    sub.client.publish(
+        "siaga/v1/lapas/pi-a/ack", json.dumps({"event_id": alarm["id"], "by": "Sari"}), qos=1
+    )
+    outbox = running.daemon.outbox
+    assert outbox is not None
+    deadline = time.monotonic() + 5
+    while not outbox.is_acked(alarm["id"]) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    sub.client.publish(topic, json.dumps({"from_seq": alarm["seq"], "to_seq": alarm["seq"]}), qos=1)
+    assert sub.wait_for(lambda s: len(resent(s, alarm["seq"])) == 2)
+    assert resent(sub, alarm["seq"])[-1] == {"sent": "resend", "ack": "closed"}
+
+
+def test_a_repeat_says_it_is_a_repeat_and_still_waits_for_its_ack(
+    broker: Mosquitto, tmp_path: Path, sub: Subscriber
+) -> None:
+    config = smoke_config(broker.url, tmp_path / "outbox.sqlite3", alerts__repeat_s=0.5)
+    r = Running(config, MockFactory())
+    try:
+        r.smoke_pin.drive_low()
+        assert sub.wait_for(lambda s: sum(e["state"] == "alarm" for e in s.events()) >= 2)
+        with sub.lock:
+            heard = [u for p, u in sub.user if json.loads(p)["state"] == "alarm"]
+        assert heard[0] == {}  # the first delivery carries no properties
+        assert heard[1] == {"sent": "repeat", "ack": "open"}
+    finally:
+        r.stop()
+
+
 def test_resend_publishes_the_asked_range_again_with_the_same_ids(
     running: Running, sub: Subscriber
 ) -> None:

@@ -135,7 +135,9 @@ def test_drill_events_carry_drill_true_and_say_latihan(
     assert drill[1]["message"] == "LATIHAN — KEBAKARAN: asap terdeteksi di Dapur, Blok A"
     assert [e["reason"] for e in drill[::2]] == ["drill", "drill"]
     assert drill[0]["message"].startswith("Latihan: dimulai: fire.toml")
-    assert drill[2]["message"] == "Latihan: selesai: fire.toml"
+    assert drill[2]["message"] == (
+        "Latihan: selesai: fire.toml; 1 kejadian latihan yang belum dikonfirmasi ditutup"
+    )
     assert [e["id"] for e in printed] == [e["id"] for e in drill]
 
 
@@ -183,6 +185,25 @@ def test_a_drill_alarm_leaves_the_local_siren_silent(
     while not siren.state and time.monotonic() < deadline:
         time.sleep(0.01)
     assert siren.state
+
+
+def test_a_drill_alarm_still_open_at_the_end_is_closed_and_stops_repeating(
+    site: Site, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    running, sub, config_file = site
+    code, _, err = drill_cli(str(scenario(tmp_path, FIRE)), "-c", str(config_file), capsys=capsys)
+    assert code == 0, err
+    assert sub.wait_for(lambda s: any("selesai" in e["message"] for e in s.events()))
+    alarm = next(e for e in sub.events() if e["drill"] and e["state"] == "alarm")
+    running.stop()
+    store = Outbox(running.config.storage.path)
+    try:
+        assert store.is_acked(alarm["id"])
+        assert store.due_repeats(0.0, 100) == []
+        closed = [d for _, event, d in store.audit_log() if event == "drill_events_closed"]
+        assert closed == ["count=1 by=(drill ended)"]
+    finally:
+        store.close()
 
 
 def test_drill_start_and_end_are_in_the_audit_log(

@@ -34,6 +34,11 @@ def test_a_resend_at_the_top_of_the_seq_range_stays_inside_it() -> None:
     assert req.span()[-1] == SEQ_MAX
 
 
+def test_a_seq_written_as_a_string_is_refused_as_the_schema_says() -> None:
+    with pytest.raises(ValidationError, match="from_seq"):
+        Resend.model_validate_json(b'{"from_seq": "1", "to_seq": 2}')
+
+
 def test_an_ack_names_who_acknowledged() -> None:
     with pytest.raises(ValidationError, match="by"):
         Ack.model_validate_json(b'{"event_id": "e-1"}')

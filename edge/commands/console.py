@@ -13,7 +13,10 @@ Without ``--ack-as`` the console is read-only. When stdin is not a terminal, and
 ``quit``.
 
 ``--json`` prints the de-duplicated event stream, one MQTT API event a line (each event
-``id`` once, in arrival order), for scripts and archives; notes go to stderr.
+``id`` once per run, in arrival order), for scripts and archives; notes go to stderr. A
+restarted console does not remember the ids it printed before: the device's repeat of an
+alarm still open, or an event re-sent for a gap, is printed again; an archive keeps the
+first line per ``id``.
 
 The MQTT session is persistent (fixed client id, see ``--client-id``): events that
 arrive while the console is down are delivered when it comes back. The broker comes from

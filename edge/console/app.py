@@ -22,7 +22,7 @@ import select
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ PENDING_LIMIT = 10_000
 class _Message:
     topic: str
     payload: bytes
+    user: dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +76,10 @@ class _Bridge:
         if not ok:
             self.inbox.put(_Link("refused", reason))
 
-    def on_message(self, topic: str, payload: bytes, retained: bool) -> None:
-        self.inbox.put(_Message(topic, payload))
+    def on_message(
+        self, topic: str, payload: bytes, retained: bool, user: Mapping[str, str]
+    ) -> None:
+        self.inbox.put(_Message(topic, payload, dict(user)))
 
     def on_fatal(self, error: BaseException) -> None:
         self.inbox.put(_Link("fatal", repr(error)))
@@ -168,7 +171,9 @@ class ConsoleSession:
 
     def _handle(self, item: Item) -> None:
         if isinstance(item, _Message):
-            self._apply(self.board.feed(item.topic, item.payload, self.clock.monotonic()))
+            self._apply(
+                self.board.feed(item.topic, item.payload, self.clock.monotonic(), item.user)
+            )
         elif isinstance(item, _Command):
             self._command(item.text.strip())
         elif item.what == "connected":

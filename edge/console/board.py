@@ -13,7 +13,8 @@ Rules:
   the retained ``state`` topic), its live value from the heartbeat.
 - **Drills** (``"drill": true``) never touch a sensor's real state: they are kept apart,
   per device, and cleared by the device's next drill marker (``_device``, reason
-  ``drill``: a drill's start or end) or when the device goes offline.
+  ``drill``: a drill's start or end) or when the device goes offline. The marker also
+  closes the drill events still waiting for an ack: the device closes them then too.
 - **Unacknowledged.** An event with ``requires_ack`` heard on ``events`` is open until an
   ``ack`` for its ``id`` is heard (from this console or any other: the ack topic is
   under the prefix too). The device repeats open events every ``alerts.repeat_s``, so a
@@ -43,16 +44,21 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
+from pydantic import ValidationError
+
 from edge.clock import iso_ms
 from edge.config import DEVICE_SENSOR
-from edge.payloads import MAX_RESEND_SPAN
+from edge.payloads import MAX_INBOUND_BYTES, MAX_RESEND_SPAN, Ack
 from edge.topics import Topics, parse_device_topic
 
+DRILL_CLOSED_BY = "(drill ended)"  # as the device records it
+ACKED_ELSEWHERE = "(acknowledged, said the device)"
+ACK_IN_FLIGHT_S = 5.0  # a repeat the device sent just before it had the ack
 HEARTBEAT_MISSES = 3
 DEFAULT_HEARTBEAT_S = 30.0
 GAP_GRACE_S = 2.0
@@ -237,6 +243,8 @@ class Board:
         self.ack_sent: dict[str, str] = {}
         """Acks this console published and has not yet heard back: id -> by."""
         self.acked_by: dict[str, str] = {}
+        self._acked_at: dict[str, float] = {}
+        """When each ack was heard (monotonic), to tell a repeat in flight from a refusal."""
         self.recent: deque[Json] = deque(maxlen=RECENT)
         self.events_seen = 0
         self.duplicates = 0
@@ -246,7 +254,10 @@ class Board:
 
     # ------------------------------------------------------------------ input
 
-    def feed(self, topic: str, payload: bytes, now: float) -> Update:
+    def feed(
+        self, topic: str, payload: bytes, now: float, user: Mapping[str, str] | None = None
+    ) -> Update:
+        """One message; ``user``: its MQTT v5 user properties (``sent``, ``ack``)."""
         update = Update()
         parsed = parse_device_topic(self.prefix, topic)
         if parsed is None:
@@ -263,7 +274,7 @@ class Board:
         dev = self._device(site, device, now)
         if rest == "events":
             if _is_event(data):
-                self._on_event(dev, data, update)
+                self._on_event(dev, data, update, user or {}, now)
             else:
                 self.malformed += 1
         elif rest.startswith("state/"):
@@ -276,7 +287,7 @@ class Board:
         elif rest == "heartbeat":
             self._on_heartbeat(dev, data, now, update.notes)
         elif rest == "ack":
-            self._on_ack(data)
+            self._on_ack(dev, payload, update, now)
         self._check(dev, now, update)
         return update
 
@@ -372,9 +383,12 @@ class Board:
             self.devices[(site, device)] = dev
         return dev
 
-    def _on_event(self, dev: Device, event: Json, update: Update) -> None:
+    def _on_event(
+        self, dev: Device, event: Json, update: Update, user: Mapping[str, str], now: float
+    ) -> None:
         seq = int(event["seq"])
         new = event["id"] not in self._seen
+        self._ack_state(dev, event, user.get("ack"), now, update)
         if new and seq < dev.high_seq and _store_started_over(event):
             dev.start_over(seq)
             update.notes.append(
@@ -389,13 +403,22 @@ class Board:
         self.events_seen += 1
         update.events.append(event)
         self.recent.append(event)
-        if event.get("requires_ack") and event["id"] not in self.acked_by:
+        if (
+            event.get("requires_ack")
+            and event["id"] not in self.acked_by
+            and user.get("ack") != "closed"
+        ):
             self.open[event["id"]] = event
         sensor = event["sensor"]
         if event.get("drill"):
             if sensor == DEVICE_SENSOR:
                 dev.drill_note = event
                 self.drills.pop(dev.key, None)
+                # A drill's start or end: the device closes what the last one left open.
+                for event_id, waiting in list(self.open.items()):
+                    if waiting.get("drill") and (waiting["site"], waiting["device"]) == dev.key:
+                        del self.open[event_id]
+                        self.acked_by[event_id] = DRILL_CLOSED_BY
             else:
                 self.drills.setdefault(dev.key, {})[sensor] = event
             return
@@ -454,13 +477,49 @@ class Board:
                     row = self.sensors[key] = SensorRow(dev.site, dev.device, str(sensor))
                 row.health = health
 
-    def _on_ack(self, data: Json) -> None:
-        event_id, by = data.get("event_id"), data.get("by")
-        if not isinstance(event_id, str):
+    def _ack_state(
+        self, dev: Device, event: Json, said: str | None, now: float, update: Update
+    ) -> None:
+        """What the device says of an event it publishes again: the device is the judge
+        of what is still open, whatever this console heard (or missed) on ``ack``."""
+        event_id = event["id"]
+        if said == "closed":
+            self.open.pop(event_id, None)
+            if event_id not in self.acked_by:
+                self.acked_by[event_id] = ACKED_ELSEWHERE
+                _trim(self.acked_by)
+        elif said == "open" and event_id in self.acked_by and event_id not in self.open:
+            heard = self._acked_at.get(event_id)
+            if heard is not None and now - heard < ACK_IN_FLIGHT_S:
+                return  # sent before the device had the ack: not news
+            del self.acked_by[event_id]
+            self.open[event_id] = event
+            update.notes.append(
+                f"{dev.site}/{dev.device}: seq {event['seq']} is still unacknowledged on the "
+                "device (it did not record the ack heard for it): open again"
+            )
+
+    def _on_ack(self, dev: Device, payload: bytes, update: Update, now: float) -> None:
+        """An ack counts only as the device will take it: valid by the device's own model
+        and on the topic of the device whose event it names. Anything else leaves the
+        alarm open, as the device will keep repeating it (and sounding its siren)."""
+        try:
+            ack = Ack.model_validate_json(payload) if len(payload) <= MAX_INBOUND_BYTES else None
+        except ValidationError:
+            ack = None
+        event = None if ack is None else self.open.get(ack.event_id)
+        if ack is None or (event is not None and (event["site"], event["device"]) != dev.key):
+            self.malformed += 1
+            update.notes.append(
+                f"{dev.site}/{dev.device}: an ack the device will refuse was heard and ignored"
+            )
             return
-        self.acked_by[event_id] = str(by)
-        self.open.pop(event_id, None)
-        self.ack_sent.pop(event_id, None)
+        self.acked_by[ack.event_id] = ack.by
+        self._acked_at[ack.event_id] = now
+        _trim(self.acked_by)
+        _trim(self._acked_at)
+        self.open.pop(ack.event_id, None)
+        self.ack_sent.pop(ack.event_id, None)
 
     def _gaps(self, dev: Device, now: float, update: Update) -> list[Outgoing]:
         missing = dev.missing()
@@ -497,9 +556,14 @@ class Board:
 
     def _remember(self, event_id: str) -> None:
         self._seen[event_id] = None
-        if len(self._seen) > MAX_SEEN_IDS:
-            for old in list(self._seen)[: MAX_SEEN_IDS // 10]:
-                del self._seen[old]
+        _trim(self._seen)
+
+
+def _trim(ids: dict[str, Any]) -> None:
+    """Months of events in bounded memory: past MAX_SEEN_IDS, forget the oldest tenth."""
+    if len(ids) > MAX_SEEN_IDS:
+        for old in list(ids)[: MAX_SEEN_IDS // 10]:
+            del ids[old]
 
 
 def _spans(ranges: Iterable[tuple[int, int]]) -> Iterator[tuple[int, int]]:
