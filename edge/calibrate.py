@@ -479,11 +479,15 @@ def write_atomically(path: Path, text: str) -> None:
     """Replace the file in one step, keeping its mode (a half-written config never exists)."""
     mode = path.stat().st_mode & 0o7777
     tmp = path.with_name(f".{path.name}.calibrate.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.chmod(tmp, mode)
     try:
-        st = path.stat()
-        os.chown(tmp, st.st_uid, st.st_gid)
+        tmp.write_text(text, encoding="utf-8")
+        os.chmod(tmp, mode)
+        try:
+            st = path.stat()
+            os.chown(tmp, st.st_uid, st.st_gid)
+        except OSError:
+            pass
+        os.replace(tmp, path)
     except OSError:
-        pass
-    os.replace(tmp, path)
+        tmp.unlink(missing_ok=True)  # never leave a half-written copy beside the config
+        raise

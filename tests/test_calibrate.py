@@ -193,7 +193,15 @@ def test_two_points_and_write_update_the_calibration_in_place_keeping_comments(
     first = report(cli(*base, "--point", "0", "--simulate", str(level_scenario(tmp_path, 0))))
     assert "calibration_update" not in first or not first["calibration_update"]
     second = report(
-        cli(*base, "--point", "250", "--write", "--simulate", str(level_scenario(tmp_path, 500)))
+        cli(
+            *base,
+            "--point",
+            "250",
+            "--write",
+            "--yes",
+            "--simulate",
+            str(level_scenario(tmp_path, 500)),
+        )
     )
     assert second["written"] is True
     after = config_file.read_text()
@@ -263,6 +271,7 @@ def test_one_point_on_an_ultrasonic_sensor_sets_its_mount_height(tmp_path: Path)
             "--point",
             "0.7",
             "--write",
+            "--yes",
             "--simulate",
             str(scenario),
         )
@@ -328,7 +337,15 @@ def test_a_second_point_at_the_same_level_replaces_a_mistyped_first(tmp_path: Pa
     again = report(cli(*base, "--point", "0", "--simulate", at_zero))
     assert any(note.startswith("point 1 replaced") for note in again["notes"])
     final = report(
-        cli(*base, "--point", "250", "--write", "--simulate", str(level_scenario(tmp_path, 500)))
+        cli(
+            *base,
+            "--point",
+            "250",
+            "--write",
+            "--yes",
+            "--simulate",
+            str(level_scenario(tmp_path, 500)),
+        )
     )
     assert final["written"] is True
     cal = load_config(config_file).sensor("gas-1").calibration
@@ -344,3 +361,26 @@ def test_a_simulated_run_keeps_its_baseline_apart_from_the_real_sensors(tmp_path
     store_dir = load_config(config_file).storage.path.parent
     assert (store_dir / "calibration.simulated.json").exists()
     assert not (store_dir / "calibration.json").exists()
+
+
+def test_write_without_a_terminal_to_confirm_on_needs_yes(tmp_path: Path) -> None:
+    config_file = write_config(tmp_path)
+    before = config_file.read_text()
+    base = ["calibrate", "gas-1", "-c", str(config_file), "--seconds", "0.3"]
+    cli(*base, "--point", "0", "--simulate", str(level_scenario(tmp_path, 0)))
+    result = cli(
+        *base, "--point", "250", "--write", "--simulate", str(level_scenario(tmp_path, 500))
+    )
+    assert result.returncode == 2
+    assert "no terminal to confirm on; add --yes" in result.stderr
+    assert config_file.read_text() == before
+
+
+def test_replay_refuses_a_plot_format_it_cannot_draw_before_replaying(tmp_path: Path) -> None:
+    config_file = write_config(tmp_path)
+    trace = tmp_path / "t.csv"
+    trace.write_text("t_s,value\n0,100\n1,100\n")
+    result = cli("replay", "gas-1", str(trace), "-c", str(config_file), "--plot", "x.txt")
+    assert result.returncode == 2
+    assert "name a .pdf, .png, .svg file" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -291,8 +291,11 @@ def _report(
         if not updates:
             err.print("nothing to write yet: give --point VALUE (and --thresholds)")
         else:
-            yes = args.yes or not sys.stdin.isatty()
-            code = write_config(path, cfg, updates, out, err, yes=yes)
+            if not args.yes and not sys.stdin.isatty():
+                # No one to show the diff to and ask: a script says so with --yes.
+                err.print("not written: no terminal to confirm on; add --yes to write anyway")
+                return EXIT_USAGE
+            code = write_config(path, cfg, updates, out, err, yes=args.yes)
             report["written"] = code == EXIT_OK
             if code == EXIT_OK and args.point is not None and "calibration" in updates:
                 set_points(state, cfg.id, [])

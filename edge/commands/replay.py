@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plot", metavar="FILE.png", type=Path, help="draw the replay here")
 
 
+PLOT_FORMATS = {".png", ".svg", ".pdf"}
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
@@ -50,6 +53,12 @@ def run(args: argparse.Namespace) -> int:
         samples = load_trace(args.trace)
     except TraceError as exc:
         print(f"siaga-edge replay: malformed trace: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.plot is not None and args.plot.suffix.lower() not in PLOT_FORMATS:
+        print(
+            f"siaga-edge replay: --plot {args.plot}: name a {', '.join(sorted(PLOT_FORMATS))} file",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     if args.plot is not None:
         from edge.plot import PlotUnavailableError, require_matplotlib
