@@ -530,6 +530,21 @@ class Daemon:
                 self._drill_log.append(event)
         self._update_outputs()
 
+    def _report_damage(self) -> None:
+        """Events the store could not give back intact: the control room sees their seqs
+        as a gap it cannot fill, so say why, and that the card needs replacing."""
+        if self.outbox is None:
+            return
+        seqs = self.outbox.take_damaged()
+        if seqs:
+            shown = ", ".join(str(s) for s in seqs[:10]) + (" …" if len(seqs) > 10 else "")
+            self._device_event(
+                State.FAULT,
+                Reason.STORAGE,
+                f"stored events seq {shown} no longer match their checksum and cannot be "
+                "sent: the SD card may be failing, replace it",
+            )
+
     def _device_event(self, state: State, reason: Reason, detail: str) -> None:
         def build(seq: int) -> Event:
             return self.builder.device_event(
@@ -838,6 +853,7 @@ class Daemon:
     # ------------------------------------------------------------------ periodic
 
     def _periodic(self, now: float) -> None:
+        self._report_damage()
         nxt = self._next
         if now >= nxt["heartbeat"]:
             nxt["heartbeat"] = now + self.config.heartbeat.interval_s

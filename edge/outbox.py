@@ -23,12 +23,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from edge import logs
 from edge.payloads import Event
@@ -49,7 +50,8 @@ CREATE TABLE IF NOT EXISTS events(
     acked REAL,
     acked_by TEXT,
     last_sent REAL,
-    drill INTEGER NOT NULL DEFAULT 0
+    drill INTEGER NOT NULL DEFAULT 0,
+    crc INTEGER
 );
 CREATE INDEX IF NOT EXISTS events_undelivered ON events(seq) WHERE delivered IS NULL;
 CREATE INDEX IF NOT EXISTS events_unacked ON events(seq) WHERE requires_ack = 1 AND acked IS NULL;
@@ -58,6 +60,7 @@ CREATE TABLE IF NOT EXISTS audit(ts REAL NOT NULL, event TEXT NOT NULL, detail T
 INSERT OR IGNORE INTO meta(key, value) VALUES ('seq', 0);
 """
 
+DAMAGED_BY = "(damaged in the store)"  # what a damaged event counts as acknowledged by
 EVICT_BATCH = 500
 WAL_AUTOCHECKPOINT_PAGES = 100  # ~400 kB of WAL, then it is checkpointed
 WAL_SIZE_LIMIT = 1024 * 1024  # what a reset WAL file is truncated back to, at most
@@ -93,6 +96,8 @@ class Outbox:
         self._wall = wall
         self.moved_aside: Path | None = None
         self.salvaged: Salvage | None = None
+        self._damaged: list[int] = []
+        self._damaged_seen: set[int] = set()
         """What was read back from a store that was moved aside."""
         self.last_error: str | None = None
         self._max_page_count = max_page_count
@@ -130,6 +135,8 @@ class Outbox:
             columns = {row[1] for row in db.execute("PRAGMA table_info(events)")}
             if "drill" not in columns:  # a store from before drills were kept apart
                 db.execute("ALTER TABLE events ADD COLUMN drill INTEGER NOT NULL DEFAULT 0")
+            if "crc" not in columns:  # from before payloads were checksummed: NULL, unchecked
+                db.execute("ALTER TABLE events ADD COLUMN crc INTEGER")
         except sqlite3.DatabaseError:
             db.close()
             raise
@@ -270,9 +277,10 @@ class Outbox:
     def _append(self, db: sqlite3.Connection, build: Callable[[int], Event]) -> Event:
         (last,) = db.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()
         event = build(int(last) + 1)
+        payload = event.to_json()
         db.execute(
-            "INSERT INTO events(seq, id, sensor, state, requires_ack, created, payload, drill) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO events(seq, id, sensor, state, requires_ack, created, payload, drill, "
+            "crc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 event.seq,
                 event.id,
@@ -280,8 +288,9 @@ class Outbox:
                 event.state.value,
                 int(event.requires_ack),
                 self._wall(),
-                event.to_json(),
+                payload,
                 int(event.drill),
+                zlib.crc32(payload),
             ),
         )
         db.execute("UPDATE meta SET value = ? WHERE key = 'seq'", (event.seq,))
@@ -358,11 +367,11 @@ class Outbox:
 
     def undelivered(self, after_seq: int, limit: int) -> list[Stored]:
         rows = self.db.execute(
-            "SELECT seq, id, payload FROM events WHERE delivered IS NULL AND seq > ? "
+            "SELECT seq, id, payload, crc FROM events WHERE delivered IS NULL AND seq > ? "
             "ORDER BY seq LIMIT ?",
             (after_seq, limit),
         ).fetchall()
-        return [Stored(int(s), str(i), bytes(p)) for s, i, p in rows]
+        return self._checked([(s, i, p, c, False) for s, i, p, c in rows])
 
     def first_undelivered(self) -> int | None:
         row = self.db.execute("SELECT min(seq) FROM events WHERE delivered IS NULL").fetchone()
@@ -370,29 +379,70 @@ class Outbox:
 
     def span(self, from_seq: int, to_seq: int) -> list[Stored]:
         rows = self.db.execute(
-            "SELECT seq, id, payload, requires_ack = 0 OR acked IS NOT NULL FROM events "
+            "SELECT seq, id, payload, crc, requires_ack = 0 OR acked IS NOT NULL FROM events "
             "WHERE seq BETWEEN ? AND ? ORDER BY seq",
             (from_seq, to_seq),
         ).fetchall()
-        return [Stored(int(s), str(i), bytes(p), bool(done)) for s, i, p, done in rows]
+        return self._checked(rows)
 
     def due_repeats(self, repeat_s: float, limit: int) -> list[Stored]:
         """Delivered alarm/fault events with no ack, last sent at least ``repeat_s`` ago."""
         cutoff = self._wall() - repeat_s
         rows = self.db.execute(
-            "SELECT seq, id, payload FROM events WHERE requires_ack = 1 AND acked IS NULL "
+            "SELECT seq, id, payload, crc FROM events WHERE requires_ack = 1 AND acked IS NULL "
             "AND delivered IS NOT NULL AND coalesce(last_sent, delivered) <= ? "
             "ORDER BY seq LIMIT ?",
             (cutoff, limit),
         ).fetchall()
-        return [Stored(int(s), str(i), bytes(p)) for s, i, p in rows]
+        return self._checked([(s, i, p, c, False) for s, i, p, c in rows])
 
     def latest(self) -> dict[str, Stored]:
         """The last event of every sensor: what the retained state topics must show."""
         rows = self.db.execute(
-            "SELECT l.sensor, e.seq, e.id, e.payload FROM latest l JOIN events e ON e.seq = l.seq"
+            "SELECT l.sensor, e.seq, e.id, e.payload, e.crc FROM latest l "
+            "JOIN events e ON e.seq = l.seq"
         ).fetchall()
-        return {str(sensor): Stored(int(s), str(i), bytes(p)) for sensor, s, i, p in rows}
+        intact = {s.seq: s for s in self._checked([(s, i, p, c, False) for _, s, i, p, c in rows])}
+        return {str(sensor): intact[int(s)] for sensor, s, *_ in rows if int(s) in intact}
+
+    def _checked(self, rows: list[Any]) -> list[Stored]:
+        """Rows ``(seq, id, payload, crc, settled)`` whose payload still matches its
+        checksum. SQLite checks its pages' structure, not their contents: a bit a failing
+        SD card flipped inside a payload passes ``quick_check`` and would be sent as it is.
+        Such a row is taken out of delivery and repeats for good (there is nothing true
+        left to send) and reported once through :meth:`take_damaged`."""
+        out: list[Stored] = []
+        for seq, event_id, payload, crc, settled in rows:
+            data = bytes(payload)
+            if crc is None or zlib.crc32(data) == crc:
+                out.append(Stored(int(seq), str(event_id), data, bool(settled)))
+            elif int(seq) not in self._damaged_seen:
+                self._damaged_seen.add(int(seq))
+                self._damaged.append(int(seq))
+                self._retire(int(seq))
+        return out
+
+    def _retire(self, seq: int) -> None:
+        now = self._wall()
+
+        def record(db: sqlite3.Connection) -> None:
+            db.execute(
+                "UPDATE events SET delivered = coalesce(delivered, ?), acked = coalesce(acked, ?), "
+                "acked_by = coalesce(acked_by, ?) WHERE seq = ?",
+                (now, now, DAMAGED_BY, seq),
+            )
+            self._audit(db, "event_damaged", f"seq={seq}")
+
+        try:
+            self._write(record)
+        except (StorageError, sqlite3.Error) as exc:
+            log.error("damaged_event_not_retired", seq=seq, error=str(exc))
+        log.critical("store_event_damaged", seq=seq, hint="the SD card may be failing")
+
+    def take_damaged(self) -> list[int]:
+        """Seqs found damaged since the last call (each once)."""
+        out, self._damaged = self._damaged, []
+        return out
 
     def latest_seq(self, sensor: str) -> int | None:
         row = self.db.execute("SELECT seq FROM latest WHERE sensor = ?", (sensor,)).fetchone()
@@ -491,7 +541,7 @@ NOT_THE_FILE = {
 
 SALVAGED_COLUMNS = (
     "seq", "id", "sensor", "state", "requires_ack", "created", "payload",
-    "delivered", "acked", "acked_by", "last_sent", "drill",
+    "delivered", "acked", "acked_by", "last_sent", "drill", "crc",
 )  # fmt: skip
 SALVAGE_BATCH = 500
 SALVAGE_MAX_STRIDE = 256
@@ -531,7 +581,7 @@ def _owed_rows(db: sqlite3.Connection, report: Salvage) -> Iterator[tuple[object
         have = {r[1] for r in db.execute("PRAGMA table_info(events)")}
     except (sqlite3.Error, UnicodeDecodeError):
         return
-    missing = {"drill": "0"}  # a store from before the column existed
+    missing = {"drill": "0"}  # a store from before the column existed (crc: NULL)
     columns = [c if c in have else missing.get(c, "NULL") for c in SALVAGED_COLUMNS]
     select = (
         f"SELECT {', '.join(columns)} FROM events WHERE seq > ? AND "
@@ -543,7 +593,7 @@ def _owed_rows(db: sqlite3.Connection, report: Salvage) -> Iterator[tuple[object
             for row in db.execute(select, (after,)):
                 after, stride = int(row[0]), 1
                 report.last_seq = max(report.last_seq, after)
-                if _intact(row):
+                if _row_intact(row):
                     yield tuple(row)
                 else:
                     report.damaged_rows += 1
@@ -555,11 +605,14 @@ def _owed_rows(db: sqlite3.Connection, report: Salvage) -> Iterator[tuple[object
                 return
 
 
-def _intact(row: sqlite3.Row | tuple[object, ...]) -> bool:
+def _row_intact(row: sqlite3.Row | tuple[object, ...]) -> bool:
     """A row whose bytes a damaged page garbled while its structure survived is not sent:
     the payload must still be the event its own columns say it is."""
-    seq, event_id, payload = row[0], row[1], row[6]
+    seq, event_id, payload, crc = row[0], row[1], row[6], row[12]
     if not isinstance(payload, bytes | str):
+        return False
+    raw = payload.encode() if isinstance(payload, str) else payload
+    if crc is not None and zlib.crc32(raw) != crc:
         return False
     try:  # JSON, not the Event model: a store written by an older version is still intact
         event = json.loads(payload)

@@ -12,13 +12,15 @@ from typing import Any
 import jsonschema
 import pytest
 from broker import Mosquitto
-from factories import Subscriber, smoke_config, unique_by_id
+from factories import Subscriber, make_event, smoke_config, unique_by_id
 from gpiozero.pins.mock import MockFactory
 from structlog.testing import capture_logs
 
 from edge.clock import SystemClock
 from edge.config import SiagaConfig
 from edge.daemon import Daemon
+from edge.detect.types import State
+from edge.outbox import Outbox
 from edge.payloads import SEQ_MAX
 from edge.schema import payload_schema
 
@@ -300,6 +302,31 @@ def test_a_repeat_says_it_is_a_repeat_and_still_waits_for_its_ack(
         assert heard[1] == {"sent": "repeat", "ack": "open"}
     finally:
         r.stop()
+
+
+def test_a_stored_event_damaged_on_disk_is_reported_and_the_rest_delivered(
+    broker: Mosquitto, tmp_path: Path, sub: Subscriber
+) -> None:
+    store = tmp_path / "outbox.sqlite3"
+    box = Outbox(store)
+    for _ in range(4):
+        box.append(lambda seq: make_event(seq, state=State.NORMAL))
+    box.close()
+    data = bytearray(store.read_bytes())
+    at = data.index(make_event(2).ts.encode())  # one byte inside seq 2's payload
+    data[at + 3] ^= 0x01
+    store.write_bytes(bytes(data))
+    r = Running(smoke_config(broker.url, store), MockFactory())
+    try:
+        assert sub.wait_for(lambda s: any(e["reason"] == "storage" for e in s.events()))
+        assert sub.wait_for(lambda s: {1, 3, 4} <= {e["seq"] for e in s.events()})
+    finally:
+        r.stop()
+    seqs = {e["seq"] for e in sub.events()}
+    assert 2 not in seqs
+    fault = next(e for e in sub.events() if e["reason"] == "storage")
+    assert (fault["sensor"], fault["state"]) == ("_device", "fault")
+    assert "stored events seq 2 no longer match their checksum" in fault["message"]
 
 
 def test_resend_publishes_the_asked_range_again_with_the_same_ids(

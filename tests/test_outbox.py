@@ -303,3 +303,48 @@ def test_a_store_from_before_the_drill_column_opens_and_keeps_its_events(tmp_pat
     box = Outbox(path)
     assert box.unacked_alarms() == 1
     assert append(box) == 2
+
+
+# ---------------------------------------------------------------- damage SQLite cannot see
+
+
+def flip_in_file(path: Path, needle: bytes) -> None:
+    """Change one byte inside a payload, as a failing card does: the pages stay well formed."""
+    data = bytearray(path.read_bytes())
+    at = data.index(needle)
+    assert data.count(needle) == 1
+    data[at + len(needle) - 1] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def five_undelivered(path: Path) -> None:
+    box = Outbox(path)
+    for _ in range(5):
+        append(box)
+    box.close()
+
+
+def test_a_payload_changed_on_disk_is_never_sent_and_is_reported_once(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    five_undelivered(path)
+    flip_in_file(path, make_event(3).ts.encode())  # the ts lives only in the payload
+    box = Outbox(path)
+    assert box.moved_aside is None  # quick_check sees nothing wrong
+    assert [s.seq for s in box.undelivered(0, 10)] == [1, 2, 4, 5]
+    assert box.take_damaged() == [3]
+    assert [s.seq for s in box.span(1, 5)] == [1, 2, 4, 5]
+    assert box.take_damaged() == []  # once
+    assert box.depth() == 4 and box.unacked_alarms() == 4  # out of delivery and repeats
+
+
+def test_a_store_from_before_checksums_is_read_unchecked(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    five_undelivered(path)
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE events DROP COLUMN crc")
+    db.commit()
+    db.close()
+    box = Outbox(path)
+    assert [s.seq for s in box.undelivered(0, 10)] == [1, 2, 3, 4, 5]
+    assert append(box) == 6
+    assert box.take_damaged() == []
