@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS audit(ts REAL NOT NULL, event TEXT NOT NULL, detail T
 INSERT OR IGNORE INTO meta(key, value) VALUES ('seq', 0);
 """
 
+CLOCK_SLACK_S = 5.0  # a stored time this far ahead of the wall clock means it was set back
 DAMAGED_BY = "(damaged in the store)"  # what a damaged event counts as acknowledged by
 EVICT_BATCH = 500
 WAL_AUTOCHECKPOINT_PAGES = 100  # ~400 kB of WAL, then it is checkpointed
@@ -386,13 +387,17 @@ class Outbox:
         return self._checked(rows)
 
     def due_repeats(self, repeat_s: float, limit: int) -> list[Stored]:
-        """Delivered alarm/fault events with no ack, last sent at least ``repeat_s`` ago."""
-        cutoff = self._wall() - repeat_s
+        """Delivered alarm/fault events with no ack, last sent at least ``repeat_s`` ago.
+
+        Last sent "in the future" counts as due: the wall clock was set back (NTP
+        correcting a clock that ran ahead), and waiting for it to catch up would silence
+        the repeats of an open alarm for as long as it had been ahead."""
+        now = self._wall()
         rows = self.db.execute(
             "SELECT seq, id, payload, crc FROM events WHERE requires_ack = 1 AND acked IS NULL "
-            "AND delivered IS NOT NULL AND coalesce(last_sent, delivered) <= ? "
-            "ORDER BY seq LIMIT ?",
-            (cutoff, limit),
+            "AND delivered IS NOT NULL AND (coalesce(last_sent, delivered) <= ? "
+            "OR coalesce(last_sent, delivered) > ?) ORDER BY seq LIMIT ?",
+            (now - repeat_s, now + CLOCK_SLACK_S, limit),
         ).fetchall()
         return self._checked([(s, i, p, c, False) for s, i, p, c in rows])
 

@@ -348,3 +348,15 @@ def test_a_store_from_before_checksums_is_read_unchecked(tmp_path: Path) -> None
     assert [s.seq for s in box.undelivered(0, 10)] == [1, 2, 3, 4, 5]
     assert append(box) == 6
     assert box.take_damaged() == []
+
+
+def test_an_open_alarm_keeps_repeating_when_the_wall_clock_is_set_back(tmp_path: Path) -> None:
+    now = [1_800_000_000.0]  # a clock that ran ahead
+    box = Outbox(tmp_path / "o.sqlite3", wall=lambda: now[0])
+    alarm = append(box, State.ALARM)
+    box.mark_delivered([alarm])
+    now[0] -= 86_400.0  # NTP sets it back a day
+    assert [s.seq for s in box.due_repeats(60, 10)] == [alarm]
+    box.mark_sent([alarm])  # sent now, by the corrected clock
+    now[0] += 30
+    assert box.due_repeats(60, 10) == []
