@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from edge import __version__
-from edge.commands import EXIT_FAILURE, EXIT_USAGE
+from edge.commands import EXIT_FAILURE, EXIT_USAGE, early_signals
 from edge.usererror import UserInputError
 
 # name -> module in edge.commands exposing ``add_arguments(parser)`` and ``run(args) -> int``
@@ -77,7 +77,10 @@ def _named_command(argv: Sequence[str]) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(_named_command(args_list) or "")  # "": names and help only
+    named = _named_command(args_list)
+    if named == "run":
+        early_signals.hold()  # before the daemon's imports: a SIGHUP now must not kill it
+    parser = build_parser(named or "")  # "": names and help only
     args = parser.parse_args(args_list)
     try:
         return int(args.handler(args))

@@ -155,7 +155,10 @@ class Daemon:
         self._started_mono = clock.monotonic()
         # Built but not yet stored (disk full), each with whether it is a real alarm: the
         # siren counts those too, it needs neither the disk nor the network.
-        self._pending: list[tuple[Callable[[int], Event], bool]] = []
+        self._mark_failures = logs.Streak(log, "mark_delivered_failed")
+        self._mark_sent_failures = logs.Streak(log, "mark_sent_failed")
+        self._pending: list[tuple[Callable[[int], Event], float | None]] = []
+        """Events a full disk could not take yet, in order: (build, alarm decided at)."""
         self._to_mark: list[int] = []
         self._marks_due = 0.0  # when the oldest unflushed PUBACK mark must be committed
         self._extra: deque[tuple[Stored, Purpose]] = deque()  # repeats, resends waiting for room
@@ -511,7 +514,8 @@ class Daemon:
                 )
 
             alarm = tr.state is State.ALARM and not drill
-            event = self._store(build, alarm=alarm)  # committed, on its way: then the log
+            # committed, on its way: then the log
+            event = self._store(build, alarm_at=tr.t if alarm else None)
             log_fn = log.warning if tr.state in (State.ALARM, State.FAULT) else log.info
             log_fn(
                 "sensor_state_changed",
@@ -524,8 +528,6 @@ class Daemon:
                 drill=drill,
                 seq=None if event is None else event.seq,
             )
-            if event is not None and alarm:
-                self._alarm_t[event.seq] = tr.t
             if event is not None and drill:
                 self._drill_log.append(event)
         self._update_outputs()
@@ -560,27 +562,34 @@ class Daemon:
         log.warning("device_event", state=state.value, reason=reason.value, detail=detail)
         self._store(build)
 
-    def _store(self, build: Callable[[int], Event], *, alarm: bool = False) -> Event | None:
+    def _store(
+        self, build: Callable[[int], Event], *, alarm_at: float | None = None
+    ) -> Event | None:
         """Commit first; publish only what is committed. On a full disk, hold and retry.
 
-        A real alarm sounds the siren before it goes to MQTT, stored or held."""
+        ``alarm_at``: a real alarm, decided at this monotonic instant. It sounds the siren
+        before it goes to MQTT, stored or held; held, it is announced at once in an
+        extra heartbeat (the live state of every sensor), since its event must wait."""
         assert self.outbox is not None
-        if alarm and self.annunciator is not None:
+        if alarm_at is not None and self.annunciator is not None:
             self.annunciator.alarm_raised()
-        if self._pending:
-            self._pending.append((build, alarm))
-            return None
-        try:
-            event = self.outbox.append(build)
-        except StorageError as exc:
-            log.error("store_write_failed", error=str(exc), held_in_memory=len(self._pending) + 1)
-            self._pending.append((build, alarm))
-            self._store_retry_at = self.clock.monotonic() + STORE_RETRY_S
-            return None
-        if self._pump() and self.link is not None:
-            self.link.wait_written()  # on the wire before the bookkeeping below
-        self._publish_state(event)  # after the event: the retained state is for late listeners
-        return event
+        if not self._pending:
+            try:
+                event = self.outbox.append(build)
+            except StorageError as exc:
+                log.error("store_write_failed", error=str(exc), held_in_memory=1)
+                self._store_retry_at = self.clock.monotonic() + STORE_RETRY_S
+            else:
+                if alarm_at is not None:
+                    self._alarm_t[event.seq] = alarm_at
+                if self._pump() and self.link is not None:
+                    self.link.wait_written()  # on the wire before the bookkeeping below
+                self._publish_state(event)  # after the event: retained state is for late ones
+                return event
+        self._pending.append((build, alarm_at))
+        if alarm_at is not None and self.link is not None and self.link.connected.is_set():
+            self._heartbeat(self.clock.monotonic())
+        return None
 
     def _retry_pending(self) -> None:
         if not self._pending or self.outbox is None:
@@ -589,13 +598,15 @@ class Daemon:
         if now < self._store_retry_at:
             return  # a full disk stays full for a while: not one attempt per sample
         held, self._pending = self._pending, []
-        for i, (build, _) in enumerate(held):
+        for i, (build, alarm_at) in enumerate(held):
             try:
                 event = self.outbox.append(build)
             except StorageError:
                 self._pending = held[i:]
                 self._store_retry_at = now + STORE_RETRY_S
                 return
+            if alarm_at is not None:  # measured from its decision: a full disk made it late
+                self._alarm_t[event.seq] = alarm_at
             self._publish_state(event)
         log.info("store_recovered", written=len(held))
         self._pump()
@@ -686,7 +697,10 @@ class Daemon:
         try:
             outbox.mark_sent(sent)
         except (StorageError, sqlite3.Error) as exc:  # the repeat timer's: a repeat comes early
-            log.error("mark_sent_failed", error=str(exc), events=len(sent))
+            self._mark_sent_failures.failed(error=str(exc), events=len(sent))
+        else:
+            if sent:
+                self._mark_sent_failures.ok()
         return len(batch)
 
     def _send(self, stored: Stored, purpose: Purpose, now: float) -> bool:
@@ -748,9 +762,11 @@ class Daemon:
             except (StorageError, sqlite3.Error) as exc:
                 # Kept and tried again: a mark lost here would leave the event undelivered
                 # in the store until a restart re-sent it.
-                log.error("mark_delivered_failed", error=str(exc), events=len(marks))
+                self._mark_failures.failed(error=str(exc), events=len(marks))
                 self._to_mark = marks + self._to_mark
                 self._marks_due = self.clock.monotonic() + STORE_RETRY_S
+            else:
+                self._mark_failures.ok()
 
     def _fit_window(self, receive_maximum: int) -> None:
         """Keep what is in flight within the broker's MQTT v5 Receive Maximum (paho does
@@ -959,7 +975,7 @@ class Daemon:
         if self.annunciator is None or self.outbox is None:
             return
         states = [m.state for m in self.machines.values()]
-        held = sum(alarm for _, alarm in self._pending)
+        held = sum(alarm_at is not None for _, alarm_at in self._pending)
         self.annunciator.update(states, self.outbox.unacked_alarms() + held)
 
     # ------------------------------------------------------------------ reload
@@ -986,7 +1002,11 @@ class Daemon:
             )
         old_sensors = {s.id: s for s in old.sensors}
         new_sensors = {s.id: s for s in new.sensors}
-        changed = [i for i in old_sensors if i in new_sensors and old_sensors[i] != new_sensors[i]]
+        both = [i for i in old_sensors if i in new_sensors and old_sensors[i] != new_sensors[i]]
+        # A new name or place changes the words of the next events, not what is watched:
+        # the sensor keeps its machine, its state and its history (an alarm stays an alarm).
+        changed = [i for i in both if _watched(old_sensors[i]) != _watched(new_sensors[i])]
+        renamed = [i for i in both if i not in changed]
         removed = [i for i in old_sensors if i not in new_sensors]
         added = [i for i in new_sensors if i not in old_sensors]
         if self._drill is not None and set(self._drill.sensors) & set(changed + removed):
@@ -1002,11 +1022,12 @@ class Daemon:
         detail = (
             f"changed={','.join(changed) or '-'} added={','.join(added) or '-'} "
             f"removed={','.join(removed) or '-'}"
+            + (f" renamed={','.join(renamed)}" if renamed else "")
         )
         self.outbox.audit("config_reloaded", detail)
         self._device_event(State.NORMAL, Reason.RELOAD, detail)
         self._publish_discovery()
-        log.info("config_reloaded", changed=changed, added=added, removed=removed)
+        log.info("config_reloaded", changed=changed, added=added, removed=removed, renamed=renamed)
         self.notifier.ready()
 
     # ------------------------------------------------------------------ control channel
@@ -1204,6 +1225,11 @@ class Daemon:
             return
         topic, payload = homeassistant.discovery_message(self.config)
         self.link.publish(topic, payload, qos=1, retain=False)
+
+
+def _watched(cfg: SensorConfig) -> SensorConfig:
+    """The part of a sensor's config that decides what it detects: all but its words."""
+    return cfg.model_copy(update={"name": "", "location": ""})
 
 
 class _LinkBridge:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
+from collections.abc import Callable
 from typing import Any, Literal
 
 
@@ -67,3 +69,45 @@ def configure(
 def get(component: str) -> Any:
     """A lazy logger: modules create it at import, before ``configure`` has run."""
     return structlog.get_logger(component=component)
+
+
+class Streak:
+    """A failure that recurs every second while a disk is full is news once, not 5 lines
+    a second into a journal on the same card: the first failure is logged, then at most
+    one line every ``every_s`` counting the ones not logged, and the end of the streak."""
+
+    def __init__(
+        self,
+        logger: Any,
+        event: str,
+        *,
+        level: str = "error",
+        every_s: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.logger = logger
+        self.event = event
+        self.level = level
+        self.every_s = every_s
+        self.clock = clock
+        self.failures = 0
+        self._logged_at: float | None = None
+        self._unlogged = 0
+
+    def failed(self, **fields: Any) -> None:
+        self.failures += 1
+        now = self.clock()
+        if self._logged_at is not None and now - self._logged_at < self.every_s:
+            self._unlogged += 1
+            return
+        getattr(self.logger, self.level)(
+            self.event, failures=self.failures, not_logged=self._unlogged, **fields
+        )
+        self._logged_at, self._unlogged = now, 0
+
+    def ok(self) -> None:
+        if self.failures:
+            self.logger.info(
+                f"{self.event.removesuffix('_failed')}_recovered", failures=self.failures
+            )
+        self.failures, self._logged_at, self._unlogged = 0, None, 0

@@ -98,6 +98,8 @@ class Outbox:
         self.moved_aside: Path | None = None
         self.salvaged: Salvage | None = None
         self._damaged: list[int] = []
+        self._checkpoint_failures = logs.Streak(log, "checkpoint_failed", level="warning")
+        self._evict_failures = logs.Streak(log, "evict_failed")
         self._damaged_seen: set[int] = set()
         """What was read back from a store that was moved aside."""
         self.last_error: str | None = None
@@ -149,6 +151,12 @@ class Outbox:
     def _move_aside(self, why: str) -> Path:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        n = 1
+        # A card failing on two boots that a saved clock started at the same second must
+        # not overwrite the first damaged file: it may be all that is left of its events.
+        while any(Path(f"{target}{s}").exists() for s in ("", "-wal", "-shm")):
+            target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{n}")
+            n += 1
         for suffix in ("", "-wal", "-shm"):
             src = Path(str(self.path) + suffix)
             if src.exists():
@@ -263,7 +271,9 @@ class Outbox:
         try:
             self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         except sqlite3.Error as exc:
-            log.warning("checkpoint_failed", error=str(exc))
+            self._checkpoint_failures.failed(error=str(exc))
+        else:
+            self._checkpoint_failures.ok()
         try:
             return wal.stat().st_size < before
         except OSError:
@@ -521,7 +531,9 @@ class Outbox:
                 if cur.rowcount == 0 or force:
                     break
         except sqlite3.Error as exc:
-            log.error("evict_failed", error=str(exc))
+            self._evict_failures.failed(error=str(exc))
+        else:
+            self._evict_failures.ok()
         if removed:
             log.info("store_evicted", events=removed)
         return removed

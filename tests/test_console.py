@@ -222,6 +222,33 @@ def test_a_drill_marker_closes_the_drill_alarms_left_open_but_not_real_ones(
     assert [e["seq"] for e in board.open.values()] == [2]
 
 
+def beat_saying(state: str, ts: str) -> bytes:
+    return json.dumps(
+        {"ts": ts, "interval_s": 30, "last_seq": 1, "outbox_depth": 1,
+         "sensors": {"smoke-1": {"state": state, "stage": None, "value": 1.0, "unit": "",
+                                 "age_s": 0.1}}}
+    ).encode()  # fmt: skip
+
+
+def test_an_alarm_the_heartbeat_reports_before_its_event_shows_as_an_alarm(
+    board: Board, clock: FakeClock
+) -> None:
+    board.feed(f"{P}/events", event(1, State.NORMAL), clock.monotonic())  # ts 02:14:06
+    board.feed(f"{P}/heartbeat", beat_saying("alarm", "2025-03-11T02:14:30.000Z"), 0.0)
+    (row,) = board.rows()
+    assert (row.state, row.live_alarm) == ("alarm", True)
+    board.feed(f"{P}/events", event(2, State.NORMAL, ts="2025-03-11T02:15:00.000Z"), 0.0)
+    assert board.rows()[0].state == "normal"  # an event newer than that heartbeat
+
+
+def test_a_heartbeat_older_than_the_event_that_cleared_an_alarm_does_not_bring_it_back(
+    board: Board, clock: FakeClock
+) -> None:
+    board.feed(f"{P}/events", event(1, State.NORMAL), clock.monotonic())  # ts 02:14:06
+    board.feed(f"{P}/heartbeat", beat_saying("alarm", "2025-03-11T02:14:05.500Z"), 0.0)
+    assert board.rows()[0].state == "normal"
+
+
 def test_a_device_is_silent_after_three_missed_heartbeats(board: Board, clock: FakeClock) -> None:
     board.feed(f"{P}/heartbeat", heartbeat(0, interval_s=10), clock.monotonic())
     clock.advance(30.0)

@@ -292,3 +292,25 @@ def test_a_reload_that_changes_a_drilled_sensor_stops_the_drill_and_the_daemon_r
     assert sub.wait_for(lambda s: any("dihentikan" in e["message"] for e in s.events()))
     assert sub.wait_for(lambda s: any(e["reason"] == "reload" for e in s.events()))
     assert running.thread.is_alive()
+
+
+def test_a_reload_that_only_renames_a_sensor_keeps_its_alarm_and_history(site: Site) -> None:
+    running, sub, config_file = site
+    running.smoke_pin.drive_low()
+    assert sub.wait_for(lambda s: any(e["state"] == "alarm" for e in s.events()))
+    before = len(sub.events())
+    config_file.write_text(
+        config_file.read_text().replace('name = "Dapur"', 'name = "Dapur utama"')
+    )
+    running.daemon.reload()
+    assert sub.wait_for(lambda s: any(e["reason"] == "reload" for e in s.events()))
+    reload_event = next(e for e in sub.events() if e["reason"] == "reload")
+    assert "renamed=smoke-1" in reload_event["message"]
+    assert "changed=-" in reload_event["message"]
+    after = [e for e in sub.events()[before:] if e["sensor"] == "smoke-1"]
+    assert after == []  # no "starting", no second alarm needing its own ack
+    running.smoke_pin.drive_high()
+    assert sub.wait_for(lambda s: any(e["sensor"] == "smoke-1" for e in s.events()[before:]))
+    cleared = next(e for e in sub.events()[before:] if e["sensor"] == "smoke-1")
+    assert (cleared["previous"], cleared["reason"]) == ("alarm", "cleared")
+    assert "Dapur utama" in cleared["message"]

@@ -15,11 +15,13 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from broker import Mosquitto
 from faultkit import (
     ACK,
+    BASE,
     DaemonProcess,
     InProcess,
     Listener,
@@ -217,6 +219,46 @@ def test_an_alarm_the_full_store_cannot_take_still_sounds_the_siren(
             time.sleep(0.01)
         assert siren.state
         assert device.daemon.call(lambda: device.daemon.machines["smoke-1"].state) == "alarm"
+
+
+def heartbeats(listener: Listener) -> list[dict[str, Any]]:
+    with listener.lock:
+        return [json.loads(p) for t, p in listener.raw if t.endswith("/heartbeat")]
+
+
+def test_an_alarm_the_full_store_holds_is_announced_at_once_and_measured_once_written(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    store = tmp_path / "outbox.sqlite3"
+    fill_store(store, pages=40)
+    listener = Listener(broker.port, topic=f"{BASE}/#")
+    cfg = storm_config(
+        broker.url,
+        store,
+        storage={"path": str(store), "max_page_count": 40},
+        heartbeat={"interval_s": 3600},  # only the extra one can arrive in time
+        alerts={"latency_budget_s": 0.5},
+    )
+    try:
+        with in_process(cfg, MockFactory()) as device:
+            assert listener.wait_for(lambda s: len(heartbeats(s)) >= 1, timeout=10)  # start
+            device.smoke_pin.drive_low()
+
+            def announced(s: Listener) -> bool:
+                return any(b["sensors"]["smoke-1"]["state"] == "alarm" for b in heartbeats(s))
+
+            assert listener.wait_for(announced, timeout=5)
+            beat = next(
+                b for b in heartbeats(listener) if b["sensors"]["smoke-1"]["state"] == "alarm"
+            )
+            assert beat["storage_ok"] is False
+            # The filler drains, room returns, the held alarm is written and sent: late, so
+            # it is flagged like any alarm slower than its budget.
+            assert listener.wait_for(
+                lambda s: any(e["reason"] == "latency" for e in s.events()), timeout=60
+            )
+    finally:
+        listener.close()
 
 
 @contextlib.contextmanager

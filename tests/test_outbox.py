@@ -360,3 +360,17 @@ def test_an_open_alarm_keeps_repeating_when_the_wall_clock_is_set_back(tmp_path:
     box.mark_sent([alarm])  # sent now, by the corrected clock
     now[0] += 30
     assert box.due_repeats(60, 10) == []
+
+
+def test_a_second_damaged_store_in_the_same_second_never_overwrites_the_first(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "o.sqlite3"
+    path.write_bytes(b"not a database" * 100)
+    first = Outbox(path).moved_aside
+    Outbox(path).close()
+    path.unlink()
+    path.write_bytes(b"again not a database" * 100)
+    second = Outbox(path).moved_aside
+    assert first is not None and second is not None and first != second
+    assert first.read_bytes() == b"not a database" * 100

@@ -8,11 +8,13 @@ local outputs run their production code.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
 from edge import logs
 from edge.clock import SystemClock
+from edge.commands import early_signals
 from edge.config import PinFactoryName, config_path, load_config
 from edge.daemon import Daemon
 from edge.mqtt import SecretError
@@ -57,6 +59,11 @@ def run(args: argparse.Namespace) -> int:
             on_started=(lambda _d: simulator.start()) if simulator is not None else None,
         )
         daemon.install_signal_handlers()
+        for signum in early_signals.held():  # asked for while starting: done now
+            if signum == signal.SIGHUP:
+                daemon.reload()
+            else:
+                daemon.stop()
         return daemon.run()
     except SecretError as exc:
         print(f"siaga-edge: {exc}", file=sys.stderr)

@@ -103,14 +103,28 @@ class SensorRow:
     """The last real event (highest seq) for this sensor."""
     health: Json | None = None
     """This sensor in the device's last heartbeat: live state, value, sample age."""
+    health_ts: str = ""
+    """That heartbeat's ``ts``."""
 
     @property
     def state(self) -> str:
         if self.event is not None:
-            return str(self.event["state"])
+            return "alarm" if self.live_alarm else str(self.event["state"])
         if self.health is not None:
             return str(self.health.get("state", "?"))
         return "?"
+
+    @property
+    def live_alarm(self) -> bool:
+        """A heartbeat newer than the last event says alarm: an alarm whose event has not
+        come yet (a device whose store is full holds it, and says so in its heartbeat)."""
+        return (
+            self.event is not None
+            and self.health is not None
+            and self.health.get("state") == "alarm"
+            and self.event.get("state") != "alarm"
+            and self.health_ts > str(self.event.get("ts", ""))
+        )
 
     epoch: int = 0
     """The device's numbering the event belongs to (see ``Device.epoch``)."""
@@ -476,6 +490,7 @@ class Board:
                 if row is None:
                     row = self.sensors[key] = SensorRow(dev.site, dev.device, str(sensor))
                 row.health = health
+                row.health_ts = str(data.get("ts", ""))
 
     def _ack_state(
         self, dev: Device, event: Json, said: str | None, now: float, update: Update

@@ -97,7 +97,11 @@ def sensors_table(board: Board, now: float) -> Table:
             _value(row.event, row.health),
             escape(str(event.get("stage") or "")),
             str(event.get("ts", ""))[11:19],
-            escape(str(event.get("message", ""))),
+            escape(
+                "ALARM by the device's heartbeat; its event has not arrived yet"
+                if row.live_alarm
+                else str(event.get("message", ""))
+            ),
             style="on grey23" if unacked and row.state == "alarm" else None,
         )
     for (site, device), count in quiet_stale.items():
