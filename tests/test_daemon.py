@@ -208,24 +208,30 @@ def test_a_message_whose_handling_fails_unexpectedly_is_dropped_and_alarms_keep_
     assert [(e["topic"], e["log_level"]) for e in failed] == [("siaga/v1/lapas/pi-a/ack", "error")]
 
 
-def test_a_retained_resend_is_dropped_not_replayed_at_every_connect(
-    broker: Mosquitto, tmp_path: Path, sub: Subscriber
-) -> None:
+def publish_retained_resend(sub: Subscriber) -> None:
     sub.client.publish(
         "siaga/v1/lapas/pi-a/resend",
         json.dumps({"from_seq": 1, "to_seq": 2}),
         qos=1,
         retain=True,
     ).wait_for_publish(5)
+
+
+def wait_logged(logs: list[dict[str, Any]], *events: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not any(e["event"] in events for e in logs):
+        time.sleep(0.05)
+
+
+def test_a_retained_resend_is_dropped_not_replayed_at_every_connect(
+    broker: Mosquitto, tmp_path: Path, sub: Subscriber
+) -> None:
+    publish_retained_resend(sub)
     with capture_logs() as logs:
         r = Running(smoke_config(broker.url, tmp_path / "outbox.sqlite3"), MockFactory())
         try:
             assert sub.wait_for(lambda s: len(s.events()) >= 2)
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and not any(
-                e["event"] == "inbound_dropped" for e in logs
-            ):
-                time.sleep(0.05)
+            wait_logged(logs, "inbound_dropped")
             r.smoke_pin.drive_low()
             assert sub.wait_for(lambda s: any(e["state"] == "alarm" for e in s.events()))
         finally:
@@ -240,17 +246,8 @@ def test_a_resend_published_retained_while_the_device_listens_is_dropped(
 ) -> None:
     assert sub.wait_for(lambda s: len(s.events()) >= 2)  # connected, so subscribed
     with capture_logs() as logs:
-        sub.client.publish(
-            "siaga/v1/lapas/pi-a/resend",
-            json.dumps({"from_seq": 1, "to_seq": 2}),
-            qos=1,
-            retain=True,
-        ).wait_for_publish(5)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not any(
-            e["event"] in ("inbound_dropped", "resend_requested") for e in logs
-        ):
-            time.sleep(0.05)
+        publish_retained_resend(sub)
+        wait_logged(logs, "inbound_dropped", "resend_requested")
     sub.client.publish("siaga/v1/lapas/pi-a/resend", b"", qos=1, retain=True)  # clear it
     handled = [e for e in logs if e["event"] in ("inbound_dropped", "resend_requested")]
     assert [(e["event"], e["reason"].split(":")[0]) for e in handled] == [
