@@ -184,6 +184,12 @@ def test_calibrate_record_saves_a_trace_that_replay_can_load(tmp_path: Path) -> 
     assert math.isclose(sum(v for _, v in samples) / len(samples), got["mean"], abs_tol=1e-3)
 
 
+def second_point_written(base: list[str], tmp_path: Path) -> dict[str, Any]:
+    """The second reference, 250 ppm at the 500 ppm level, written to the config."""
+    args = ["--point", "250", "--write", "--yes", "--simulate", str(level_scenario(tmp_path, 500))]
+    return report(cli(*base, *args))
+
+
 def test_two_points_and_write_update_the_calibration_in_place_keeping_comments(
     tmp_path: Path,
 ) -> None:
@@ -192,17 +198,7 @@ def test_two_points_and_write_update_the_calibration_in_place_keeping_comments(
     base = ["calibrate", "gas-1", "-c", str(config_file), "--seconds", "0.3", "--json"]
     first = report(cli(*base, "--point", "0", "--simulate", str(level_scenario(tmp_path, 0))))
     assert "calibration_update" not in first or not first["calibration_update"]
-    second = report(
-        cli(
-            *base,
-            "--point",
-            "250",
-            "--write",
-            "--yes",
-            "--simulate",
-            str(level_scenario(tmp_path, 500)),
-        )
-    )
+    second = second_point_written(base, tmp_path)
     assert second["written"] is True
     after = config_file.read_text()
     calibration_line = next(x for x in after.splitlines() if x.startswith("calibration"))
@@ -336,17 +332,7 @@ def test_a_second_point_at_the_same_level_replaces_a_mistyped_first(tmp_path: Pa
     report(cli(*base, "--point", "7", "--simulate", at_zero))  # a typo: it was 0
     again = report(cli(*base, "--point", "0", "--simulate", at_zero))
     assert any(note.startswith("point 1 replaced") for note in again["notes"])
-    final = report(
-        cli(
-            *base,
-            "--point",
-            "250",
-            "--write",
-            "--yes",
-            "--simulate",
-            str(level_scenario(tmp_path, 500)),
-        )
-    )
+    final = second_point_written(base, tmp_path)
     assert final["written"] is True
     cal = load_config(config_file).sensor("gas-1").calibration
     assert cal is not None and cal.value == (0.0, 250.0)

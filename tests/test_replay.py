@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tools_support import cli
 
 from edge.cli import main
 from edge.clock import iso_ms
@@ -178,3 +179,13 @@ def test_cli_plot_without_matplotlib_says_how_to_install_it(
     assert code == 1
     assert "siaga-edge[plot]" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_replay_with_an_invalid_config_exits_2_naming_the_field(tmp_path: Path) -> None:
+    config_file = tmp_path / "config.toml"
+    config_file.write_text('[site]\nid = "Lapas"\n')
+    trace = tmp_path / "t.csv"
+    trace.write_text("t_s,value\n0,1\n")
+    result = cli("replay", "smoke-1", str(trace), "-c", str(config_file))
+    assert result.returncode == 2
+    assert f"siaga-edge: invalid config\n{config_file}: site.id: " in result.stderr

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from edge.commands import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
-from edge.config import ConfigError, SensorConfig, load_config
+from edge.config import SensorConfig, load_config
 from edge.replay import Replay, replay
 from edge.trace import TraceError, load_trace
 
@@ -39,11 +39,7 @@ PLOT_FORMATS = {".png", ".svg", ".pdf"}
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        print(f"siaga-edge: invalid config\n{exc}", file=sys.stderr)
-        return EXIT_USAGE
+    config = load_config(args.config)  # an invalid one: exit 2 from the command line
     try:
         cfg = config.sensor(args.sensor)
     except KeyError as exc:
