@@ -30,6 +30,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from edge.payloads import Hazard
 from edge.usererror import UserInputError
 
 DEFAULT_PATH = Path("/etc/siaga-edge/config.toml")
@@ -358,9 +359,26 @@ class Fault(Strict):
         return self
 
 
+DEFAULT_HAZARD = {
+    Kind.SMOKE: Hazard.FIRE,
+    Kind.WATER_LEVEL: Hazard.FLOOD,
+    Kind.VIBRATION: Hazard.EARTHQUAKE,
+}
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)  # the default depends on kind; the description says how
+
+
 class SensorConfig(Strict):
     id: str = Field(pattern=SLUG, description="Sensor id, part of topics")
     kind: Kind
+    hazard: Hazard = Field(
+        default=Hazard.FIRE,
+        description="What an alarm means; when omitted, by kind: smoke -> fire, "
+        "water_level -> flood, vibration -> earthquake",
+        json_schema_extra=_no_default,
+    )
     name: str = ""
     location: str = ""
     enabled: bool = Field(default=True, description="false = maintenance; published as disabled")
@@ -385,8 +403,20 @@ class SensorConfig(Strict):
     delay_off_s: float = Field(default=0.0, ge=0, le=86400)
     fault: Fault = Field(default_factory=Fault)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _hazard_by_kind(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("hazard") is None:
+            try:
+                return {**data, "hazard": DEFAULT_HAZARD[Kind(str(data.get("kind")))]}
+            except ValueError:
+                return data  # the kind itself is wrong: its own error says so
+        return data
+
     @model_validator(mode="after")
     def _coherent(self) -> SensorConfig:
+        if self.hazard is Hazard.DEVICE:
+            raise FieldProblemError("hazard", "hazard 'device' is for the device's own events")
         kind, inp = self.kind, self.input
         if isinstance(inp, DigitalInput | PulseInput):
             for name in ("warning", "alarm", "calibration", "sta_lta", "rate_alarm_per_min"):

@@ -8,7 +8,7 @@ from edge.clock import iso_ms
 from edge.config import DEVICE_SENSOR, SensorConfig, SiagaConfig
 from edge.detect.types import Reason, State, Transition
 from edge.messages import describe, device_message
-from edge.payloads import SEVERITY, Event, EventKind
+from edge.payloads import SEVERITY, Event, EventKind, Hazard
 
 REQUIRES_ACK = frozenset({State.ALARM, State.FAULT})
 
@@ -35,6 +35,7 @@ class EventBuilder:
             device=self.config.site.device,
             sensor=tr.sensor,
             kind=EventKind(cfg.kind.value),
+            hazard=cfg.hazard,
             state=tr.state,
             previous=tr.previous,
             stage=tr.stage,
@@ -79,6 +80,7 @@ class EventBuilder:
             device=self.config.site.device,
             sensor=DEVICE_SENSOR,
             kind=EventKind.DEVICE,
+            hazard=Hazard.DEVICE,
             state=state,
             previous=previous,
             severity=SEVERITY[state],

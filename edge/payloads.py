@@ -33,6 +33,19 @@ class Severity(StrEnum):
     FAULT = "fault"
 
 
+class Hazard(StrEnum):
+    """What an alarm means to the people who act on it; follows the sensor's config
+    ``hazard``, not its kind (a vibration switch on a fence is an intrusion)."""
+
+    FIRE = "fire"
+    GAS = "gas"
+    FLOOD = "flood"
+    EARTHQUAKE = "earthquake"
+    INTRUSION = "intrusion"
+    TAMPER = "tamper"
+    DEVICE = "device"
+
+
 class EventKind(StrEnum):
     SMOKE = "smoke"
     WATER_LEVEL = "water_level"
@@ -74,6 +87,7 @@ class Event(Outbound):
     device: str
     sensor: str
     kind: EventKind
+    hazard: Hazard = Field(description="What an alarm means: follows the sensor's config")
     state: State
     previous: State
     stage: str | None = None
@@ -84,6 +98,9 @@ class Event(Outbound):
     threshold: float | None = None
     ts: IsoTime
     drill: bool = False
+    test: bool = Field(
+        default=False, description="Walk-test (commissioning) event: never real, no siren"
+    )
     requires_ack: bool
     message: str
 
@@ -122,6 +139,17 @@ class Heartbeat(Outbound):
     last_alarm_latency_s: float | None = Field(
         default=None, description="Last alarm: sensor condition to broker PUBACK, minus delay_on"
     )
+
+
+class Acked(Outbound):
+    """The device's receipt for an ``ack`` it took or refused: the station shows an alarm
+    as handled only on this word, never on its own."""
+
+    event_id: str = Field(max_length=256, description="The event the ack named")
+    by: str = Field(max_length=256, description="The operator the ack named")
+    ts: IsoTime
+    accepted: bool = Field(description="true: recorded (repeats stop); false: refused")
+    reason: str | None = Field(default=None, description="Why it was refused, or null")
 
 
 class Reading(Outbound):
@@ -170,5 +198,6 @@ PAYLOADS: dict[str, type[BaseModel]] = {
     "heartbeat": Heartbeat,
     "reading": Reading,
     "ack": Ack,
+    "acked": Acked,
     "resend": Resend,
 }

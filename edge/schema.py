@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from edge import __version__
 from edge.config import SiagaConfig
-from edge.payloads import Ack, Event, Heartbeat, Reading, Resend, Status
+from edge.payloads import Ack, Acked, Event, Heartbeat, Reading, Resend, Status
 
 PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     "event": Event,
@@ -22,6 +22,7 @@ PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     "heartbeat": Heartbeat,
     "reading": Reading,
     "ack": Ack,
+    "acked": Acked,
     "resend": Resend,
 }
 
@@ -80,6 +81,15 @@ CHANNELS: list[tuple[str, str, str, str, int, bool, str]] = [
         1,
         False,
         "The control room acknowledges an event; the device stops repeating it.",
+    ),
+    (
+        "acked",
+        "{prefix}/{site}/{device}/acked",
+        "acked",
+        "send",
+        1,
+        False,
+        "The device's receipt for every ack it took or refused, with the reason.",
     ),
     (
         "resend",

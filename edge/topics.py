@@ -38,6 +38,10 @@ class Topics:
         return f"{self.base}/ack"
 
     @property
+    def acked(self) -> str:
+        return f"{self.base}/acked"
+
+    @property
     def resend(self) -> str:
         return f"{self.base}/resend"
 
