@@ -37,7 +37,8 @@ from gpiozero.pins.mock import MockFactory
 from bench.common import EXAMPLE_CONFIG, quiet_logs, ratio, table, write_result
 from edge.clock import SystemClock
 from edge.config import SiagaConfig, load_config
-from edge.daemon import Daemon, _Call
+from edge.daemon import Daemon
+from edge.daemon.inbox import Call
 from edge.detect.build import machine_for
 from edge.localbroker import free_port
 from edge.sensors import Sample
@@ -77,17 +78,17 @@ def through_daemon(cfg: SiagaConfig, sensor: str, n: int, live: bool, seed: int)
             raise RuntimeError("daemon not ready")
 
         def detach() -> None:  # the machines stay; only the sampling threads go
-            for s in list(daemon.sensors.values()):
+            for s in list(daemon.sensors.adapters.values()):
                 s.close()
-            daemon.sensors.clear()
+            daemon.sensors.adapters.clear()
 
         gate, done = threading.Event(), threading.Event()
-        daemon.post(_Call(detach))
+        daemon.post(Call(detach))
 
         def hold() -> None:  # the core thread waits here while the queue fills
             gate.wait(60)
 
-        daemon.post(_Call(hold))
+        daemon.post(Call(hold))
         outbox = daemon.outbox
         assert outbox is not None
         samples = signal_for(sensor, n, time.monotonic() + 1.0, seed)
@@ -96,11 +97,11 @@ def through_daemon(cfg: SiagaConfig, sensor: str, n: int, live: bool, seed: int)
             gate.set()
             for s in samples:
                 daemon.post(s)
-            daemon.post(_Call(done.set))
+            daemon.post(Call(done.set))
         else:
             for s in samples:
                 daemon.post(s)
-            daemon.post(_Call(done.set))
+            daemon.post(Call(done.set))
             t0 = time.perf_counter()
             gate.set()
         if not done.wait(300):

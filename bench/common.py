@@ -261,7 +261,7 @@ def prefill_outbox(path: Path, count: int, *, site: str = SITE, device: str = DE
     from edge.clock import iso_ms
     from edge.detect.types import Reason, State
     from edge.outbox import Outbox
-    from edge.payloads import SEVERITY, Event, EventKind
+    from edge.payloads import SEVERITY, Event, EventKind, Hazard
 
     t0 = time.monotonic()
     outbox = Outbox(path)
@@ -279,6 +279,7 @@ def prefill_outbox(path: Path, count: int, *, site: str = SITE, device: str = DE
                 device=device,
                 sensor="smoke-1",
                 kind=EventKind.SMOKE,
+                hazard=Hazard.FIRE,
                 state=state,
                 previous=State.NORMAL if state is State.ALARM else State.ALARM,
                 severity=SEVERITY[state],

@@ -268,6 +268,18 @@ class ControlServer:
         return {"ok": True, **answer}
 
 
+def serve_control(path: Path, handler: Callable[[Request, Peer], Answer]) -> ControlServer | None:
+    """The daemon's control socket, or None when it cannot be served: never a reason not
+    to watch (only readings, calibrate and drill lose the daemon)."""
+    server = ControlServer(path, handler)
+    try:
+        server.start()
+    except OSError as exc:
+        log.warning("control_unavailable", socket=str(server.path), error=str(exc))
+        return None
+    return server
+
+
 def _peer(conn: socket.socket) -> Peer:
     try:
         creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))

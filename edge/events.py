@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from edge.clock import iso_ms
 from edge.config import DEVICE_SENSOR, SensorConfig, SiagaConfig
@@ -61,18 +62,26 @@ class EventBuilder:
             ),
         )
 
+    def sensor_build(self, tr: Transition, wall: float, *, drill: bool) -> Callable[[int], Event]:
+        """The builder the store calls with the event's seq, inside its commit."""
+        return lambda seq: self.sensor_event(
+            tr, seq=seq, event_id=new_event_id(), wall=wall, drill=drill
+        )
+
     def device_event(
         self,
-        *,
         state: State,
-        previous: State,
         reason: Reason,
         detail: str,
+        *,
         seq: int,
         event_id: str,
         wall: float,
+        previous: State = State.NORMAL,
+        drill: bool = False,
     ) -> Event:
-        """An event about the device itself (sensor ``_device``)."""
+        """An event about the device itself (sensor ``_device``); a drill's start and end
+        are such events, flagged as the drill's."""
         return Event(
             id=event_id,
             seq=seq,
@@ -86,6 +95,7 @@ class EventBuilder:
             severity=SEVERITY[state],
             reason=reason,
             ts=iso_ms(wall),
+            drill=drill,
             requires_ack=state in REQUIRES_ACK,
             message=device_message(self.config.site.language.value, reason, detail),
         )

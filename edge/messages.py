@@ -151,3 +151,56 @@ def device_message(language: str, reason: Reason, detail: str) -> str:
     }[lang]
     head = heads.get(reason, str(reason))
     return f"{head}: {detail}" if detail else head
+
+
+# ---------------------------------------------------------------- device markers
+# The detail of the device's own events (sensor ``_device``): what follows the head that
+# :func:`device_message` puts in front.
+
+
+def drill_started(language: str, name: str, duration_s: float, sensors: list[str]) -> str:
+    word = "started" if language == "en" else "dimulai"
+    return f"{word}: {name} ({duration_s:g} s; {', '.join(sensors)})"
+
+
+def drill_ended(language: str, how: str, name: str, closed: int) -> str:
+    """``how``: ended (ran to its end) or stopped (by an operator or a reload)."""
+    english = language == "en"
+    words = {
+        "ended": "ended" if english else "selesai",
+        "stopped": "stopped" if english else "dihentikan",
+    }
+    note = ""
+    if closed:
+        note = (
+            f"; {closed} unacknowledged drill events closed"
+            if english
+            else f"; {closed} kejadian latihan yang belum dikonfirmasi ditutup"
+        )
+    return f"{words.get(how, how)}: {name}{note}"
+
+
+def store_replaced(
+    moved_to: object, last_seq: int | None, recovered: int = 0, damaged: int = 0
+) -> str:
+    """A damaged store was moved aside: what was saved from it, and where seq goes on."""
+    said = f"store was unreadable, moved to {moved_to}"
+    if not last_seq:
+        return f"{said}; its last seq could not be read, seq starts again at 1"
+    lost = f" ({damaged} damaged stretches or events lost)" if damaged else ""
+    return (
+        f"{said}; {recovered} events still owed were recovered from it, "
+        f"seq continues after {last_seq}{lost}"
+    )
+
+
+def events_damaged(seqs: list[int]) -> str:
+    shown = ", ".join(str(s) for s in seqs[:10]) + (" …" if len(seqs) > 10 else "")
+    return (
+        f"stored events seq {shown} no longer match their checksum and cannot be "
+        "sent: the SD card may be failing, replace it"
+    )
+
+
+def latency_exceeded(seq: int, latency_s: float, budget_s: float) -> str:
+    return f"event seq {seq} took {latency_s:.1f} s (budget {budget_s:g} s)"

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -66,6 +67,12 @@ EVICT_BATCH = 500
 WAL_AUTOCHECKPOINT_PAGES = 100  # ~400 kB of WAL, then it is checkpointed
 WAL_SIZE_LIMIT = 1024 * 1024  # what a reset WAL file is truncated back to, at most
 T = TypeVar("T")
+
+
+class AckResult(Enum):
+    RECORDED = "recorded"  # the event is acknowledged from now on
+    ALREADY = "already"  # it was acknowledged before (by this operator or another)
+    UNKNOWN = "unknown"  # no such event in the store (another device's, or evicted)
 
 
 class StorageError(Exception):
@@ -140,6 +147,14 @@ class Outbox:
                 db.execute("ALTER TABLE events ADD COLUMN drill INTEGER NOT NULL DEFAULT 0")
             if "crc" not in columns:  # from before payloads were checksummed: NULL, unchecked
                 db.execute("ALTER TABLE events ADD COLUMN crc INTEGER")
+            # From before `latest` kept only real events: a drill there would be retained
+            # as the sensor's real state. Point it back at the sensor's last real event.
+            db.execute(
+                "UPDATE latest SET seq = (SELECT max(seq) FROM events e WHERE e.sensor = "
+                "latest.sensor AND e.drill = 0) "
+                "WHERE seq IN (SELECT seq FROM events WHERE drill = 1)"
+            )
+            db.execute("DELETE FROM latest WHERE seq IS NULL")
         except sqlite3.DatabaseError:
             db.close()
             raise
@@ -305,11 +320,12 @@ class Outbox:
             ),
         )
         db.execute("UPDATE meta SET value = ? WHERE key = 'seq'", (event.seq,))
-        db.execute(
-            "INSERT INTO latest(sensor, seq) VALUES (?, ?) "
-            "ON CONFLICT(sensor) DO UPDATE SET seq = excluded.seq",
-            (event.sensor, event.seq),
-        )
+        if not (event.drill or event.test):  # `latest` is the real present: never an exercise
+            db.execute(
+                "INSERT INTO latest(sensor, seq) VALUES (?, ?) "
+                "ON CONFLICT(sensor) DO UPDATE SET seq = excluded.seq",
+                (event.sensor, event.seq),
+            )
         return event
 
     def mark_delivered(self, seqs: list[int]) -> None:
@@ -331,18 +347,20 @@ class Outbox:
             lambda db: db.executemany("UPDATE events SET last_sent = ? WHERE seq = ?", rows)
         )
 
-    def ack(self, event_id: str, by: str) -> bool:
-        """Record an operator's ack; False when the event is unknown or was acked before."""
+    def ack(self, event_id: str, by: str) -> AckResult:
+        """Record an operator's ack, and say what became of it (for the device's receipt)."""
         now = self._wall()
 
-        def record(db: sqlite3.Connection) -> bool:
+        def record(db: sqlite3.Connection) -> AckResult:
             cur = db.execute(
                 "UPDATE events SET acked = ?, acked_by = ? WHERE id = ? AND acked IS NULL",
                 (now, by, event_id),
             )
             if cur.rowcount:
                 self._audit(db, "event_acknowledged", f"id={event_id} by={by}")
-            return bool(cur.rowcount)
+                return AckResult.RECORDED
+            known = db.execute("SELECT 1 FROM events WHERE id = ?", (event_id,)).fetchone()
+            return AckResult.ALREADY if known else AckResult.UNKNOWN
 
         return self._write(record)
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
+from harness import Listener
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from broker import Mosquitto
-from faultkit import Listener
 
 from edge import logs
 

@@ -15,25 +15,17 @@ import json
 import os
 import signal
 import sqlite3
-import ssl
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
+from harness import Listener
 
-from edge.clock import SystemClock
 from edge.config import SiagaConfig
-from edge.daemon import Daemon
 
 REPO = Path(__file__).parents[1]
 BASE = "siaga/v1/lapas/pi-a"
@@ -45,76 +37,6 @@ NO_CHATTER_LIMIT = 1e6
 
 
 # ---------------------------------------------------------------------- the control room
-
-
-class Listener:
-    """The control room: a paho MQTT v5 client with a persistent session (clean_start
-    false, session kept an hour), subscribed QoS 1 to the device's events. It reconnects
-    on its own every ≤ 1 s while the broker is away, and records every message it gets."""
-
-    def __init__(
-        self,
-        port: int,
-        client_id: str = "control-room",
-        topic: str = EVENTS,
-        tls: ssl.SSLContext | None = None,
-    ) -> None:
-        self.topic = topic
-        self.lock = threading.Lock()
-        self.received: list[dict[str, Any]] = []
-        self.raw: list[tuple[str, bytes]] = []
-        self.connects = 0
-        self.client = paho.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5
-        )
-        self.client.reconnect_delay_set(0.1, 1)
-        if tls is not None:
-            self.client.tls_set_context(tls)
-        self.client.on_connect = self._on_connect
-        self.client.on_message = self._on_message
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = 3600
-        self.client.connect("127.0.0.1", port, keepalive=10, clean_start=False, properties=props)
-        self.client.loop_start()
-        if not self.wait_for(lambda s: s.connects > 0, timeout=10):
-            raise RuntimeError("the listener could not connect")
-
-    def _on_connect(self, client: paho.Client, *_: Any) -> None:
-        client.subscribe(self.topic, qos=1)
-        self.connects += 1
-
-    def _on_message(self, _c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
-        payload = bytes(msg.payload)
-        with self.lock:
-            self.raw.append((msg.topic, payload))
-            if msg.topic.endswith("/events"):
-                self.received.append(json.loads(payload))
-
-    def events(self) -> list[dict[str, Any]]:
-        with self.lock:
-            return list(self.received)
-
-    def seqs(self) -> set[int]:
-        with self.lock:
-            return {e["seq"] for e in self.received}
-
-    def wait_for(self, predicate: Callable[[Listener], bool], timeout: float = 10.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate(self):
-                return True
-            time.sleep(0.05)
-        return predicate(self)
-
-    def publish(self, topic: str, payload: bytes | str) -> None:
-        self.client.publish(topic, payload, qos=1)
-
-    def resend(self, from_seq: int, to_seq: int) -> None:
-        self.publish(RESEND, json.dumps({"from_seq": from_seq, "to_seq": to_seq}))
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 # ---------------------------------------------------------------------- the store
@@ -386,51 +308,6 @@ def rss_kb(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
-
-
-class InProcess:
-    """The daemon on its own thread in this process, its sensors on gpiozero mock pins."""
-
-    def __init__(self, config: SiagaConfig, factory: Any) -> None:
-        self.daemon = Daemon(config, SystemClock(), pin_factory=factory)
-        self.factory = factory
-        self.exit_code: int | None = None
-        self.thread = threading.Thread(target=self._run, name="daemon", daemon=True)
-        self.thread.start()
-        if not self.daemon.ready.wait(15):
-            raise RuntimeError("the daemon did not become ready")
-
-    def _run(self) -> None:
-        self.exit_code = self.daemon.run()
-
-    @property
-    def smoke_pin(self) -> Any:
-        return self.factory.pin("GPIO17")
-
-    def storm(self, toggles: int, pause_s: float = 0.0) -> None:
-        """Close and open the detector's contact ``toggles`` times: 2 events each."""
-        pin = self.smoke_pin
-        for _ in range(toggles):
-            pin.drive_low()
-            pin.drive_high()
-            if pause_s:
-                time.sleep(pause_s)
-
-    def stop(self, timeout: float = 30.0) -> int | None:
-        if self.thread.is_alive():
-            self.daemon.stop()
-            self.thread.join(timeout)
-        assert not self.thread.is_alive(), "the daemon did not stop"
-        return self.exit_code
-
-
-@contextmanager
-def in_process(config: SiagaConfig, factory: Any) -> Iterator[InProcess]:
-    running = InProcess(config, factory)
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 def storm_config(broker_url: str, store: Path, **overrides: Any) -> SiagaConfig:

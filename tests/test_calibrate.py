@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from gpiozero.pins.mock import MockFactory
 from rich.console import Console
-from tools_support import ThreadDaemon, cli, write_config
+from tools_support import cli, tool_daemon, write_config
 
 from edge.calibrate import (
     CalibrationError,
@@ -230,7 +230,7 @@ def test_calibrate_listens_in_on_a_running_daemon_without_stopping_it(
     tmp_path: Path, mock_factory: MockFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config_file = write_config(tmp_path)
-    running = ThreadDaemon(config_file, mock_factory)
+    running = tool_daemon(config_file, mock_factory)
     try:
         running.adc.set_fraction(1, 0.45)
         code = main(["calibrate", "gas-1", "-c", str(config_file), "--seconds", "0.6", "--json"])
@@ -240,7 +240,7 @@ def test_calibrate_listens_in_on_a_running_daemon_without_stopping_it(
         assert got["raw"]["mean"] == pytest.approx(0.45, abs=2 / 1024)
         assert got["samples"] >= 4
         assert running.thread.is_alive()
-        assert running.daemon._taps == {}  # the tap is closed again
+        assert not running.daemon.sensors.tapping  # the tap is closed again
     finally:
         running.stop()
 

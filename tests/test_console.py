@@ -14,12 +14,13 @@ from typing import Any
 
 import pytest
 from broker import Mosquitto
-from factories import Subscriber, make_event
+from factories import make_event
 from gpiozero.pins.mock import MockFactory
+from harness import Listener, ThreadedDaemon
 from hypothesis import given
 from hypothesis import strategies as st
 from rich.console import Console
-from tools_support import REPO, ThreadDaemon, env, write_config
+from tools_support import REPO, env, tool_daemon, write_config
 
 from edge.clock import FakeClock
 from edge.console.board import (
@@ -545,8 +546,10 @@ class ConsoleProc:
 
 
 @pytest.fixture
-def device(broker: Mosquitto, tmp_path: Path, mock_factory: MockFactory) -> Iterator[ThreadDaemon]:
-    running = ThreadDaemon(write_config(tmp_path, broker.url, repeat_s=0.3), mock_factory)
+def device(
+    broker: Mosquitto, tmp_path: Path, mock_factory: MockFactory
+) -> Iterator[ThreadedDaemon]:
+    running = tool_daemon(write_config(tmp_path, broker.url, repeat_s=0.3), mock_factory)
     yield running
     if running.thread.is_alive():
         running.stop()
@@ -557,7 +560,7 @@ def alarms(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def test_console_json_prints_a_repeated_alarm_once(
-    broker: Mosquitto, tmp_path: Path, device: ThreadDaemon
+    broker: Mosquitto, tmp_path: Path, device: ThreadedDaemon
 ) -> None:
     console = ConsoleProc(broker, tmp_path)
     try:
@@ -572,9 +575,9 @@ def test_console_json_prints_a_repeated_alarm_once(
 
 
 def test_console_ack_acknowledges_open_alarms_as_the_named_operator(
-    broker: Mosquitto, tmp_path: Path, device: ThreadDaemon
+    broker: Mosquitto, tmp_path: Path, device: ThreadedDaemon
 ) -> None:
-    sub = Subscriber(broker.port, topic=f"{P}/ack", client_id="ack-watch")
+    sub = Listener(broker.port, topic=f"{P}/ack", client_id="ack-watch")
     console = ConsoleProc(broker, tmp_path, "--ack-as", "Bripka Sari")
     try:
         device.smoke_pin.drive_low()
@@ -593,9 +596,9 @@ def test_console_ack_acknowledges_open_alarms_as_the_named_operator(
 
 
 def test_a_console_without_ack_as_never_publishes_an_ack(
-    broker: Mosquitto, tmp_path: Path, device: ThreadDaemon
+    broker: Mosquitto, tmp_path: Path, device: ThreadedDaemon
 ) -> None:
-    sub = Subscriber(broker.port, topic=f"{P}/ack", client_id="ack-watch")
+    sub = Listener(broker.port, topic=f"{P}/ack", client_id="ack-watch")
     console = ConsoleProc(broker, tmp_path)
     try:
         device.smoke_pin.drive_low()
@@ -611,7 +614,7 @@ def test_a_console_without_ack_as_never_publishes_an_ack(
 
 
 def test_console_catches_up_on_events_that_arrived_while_it_was_down(
-    broker: Mosquitto, tmp_path: Path, device: ThreadDaemon
+    broker: Mosquitto, tmp_path: Path, device: ThreadedDaemon
 ) -> None:
     ConsoleProc(broker, tmp_path, client_id="cr-persist").stop()
     device.smoke_pin.drive_low()
@@ -624,7 +627,7 @@ def test_console_catches_up_on_events_that_arrived_while_it_was_down(
 
 
 def test_console_fills_a_seq_gap_through_resend(
-    broker: Mosquitto, tmp_path: Path, device: ThreadDaemon
+    broker: Mosquitto, tmp_path: Path, device: ThreadedDaemon
 ) -> None:
     # A console that last accounted for seq 0 of this device, on a fresh session: the
     # startup events 1..4 were never delivered to it. The heartbeat reveals the gap.

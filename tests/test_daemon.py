@@ -12,49 +12,25 @@ from typing import Any
 import jsonschema
 import pytest
 from broker import Mosquitto
-from factories import Subscriber, make_event, smoke_config, unique_by_id
+from factories import make_event, smoke_config, unique_by_id
 from gpiozero.pins.mock import MockFactory
+from harness import Listener, ThreadedDaemon
 from structlog.testing import capture_logs
 
-from edge.clock import SystemClock
-from edge.config import SiagaConfig
-from edge.daemon import Daemon
 from edge.detect.types import State
 from edge.outbox import Outbox
 from edge.payloads import SEQ_MAX
 from edge.schema import payload_schema
 
 
-class Running:
-    def __init__(self, config: SiagaConfig, factory: MockFactory) -> None:
-        self.daemon = Daemon(config, SystemClock(), pin_factory=factory)
-        self.factory = factory
-        self.thread = threading.Thread(target=self.daemon.run, daemon=True)
-        self.thread.start()
-        assert self.daemon.ready.wait(10)
-
-    @property
-    def smoke_pin(self) -> Any:
-        return self.factory.pin("GPIO17")
-
-    def stop(self) -> int:
-        self.daemon.stop()
-        self.thread.join(15)
-        assert not self.thread.is_alive()
-        return self.daemon.exit_code
+@pytest.fixture
+def sub(listener: Listener) -> Listener:
+    return listener
 
 
 @pytest.fixture
-def sub(broker: Mosquitto) -> Iterator[Subscriber]:
-    s = Subscriber(broker.port)
-    time.sleep(0.2)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def running(broker: Mosquitto, tmp_path: Path, sub: Subscriber) -> Iterator[Running]:
-    r = Running(smoke_config(broker.url, tmp_path / "outbox.sqlite3"), MockFactory())
+def running(broker: Mosquitto, tmp_path: Path, sub: Listener) -> Iterator[ThreadedDaemon]:
+    r = ThreadedDaemon(smoke_config(broker.url, tmp_path / "outbox.sqlite3"), MockFactory())
     yield r
     if r.thread.is_alive():
         r.stop()
@@ -65,13 +41,15 @@ def states(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 
 def test_startup_publishes_starting_then_the_first_real_state(
-    running: Running, sub: Subscriber
+    running: ThreadedDaemon, sub: Listener
 ) -> None:
     assert sub.wait_for(lambda s: len(s.events()) >= 2)
     assert states(sub.events()) == [("starting", "startup"), ("normal", "startup")]
 
 
-def test_a_verified_smoke_alarm_reaches_the_control_room(running: Running, sub: Subscriber) -> None:
+def test_a_verified_smoke_alarm_reaches_the_control_room(
+    running: ThreadedDaemon, sub: Listener
+) -> None:
     sub.wait_for(lambda s: len(s.events()) >= 2)
     running.smoke_pin.drive_low()  # active low: the detector's relay closes
     assert sub.wait_for(lambda s: any(e["state"] == "alarm" for e in s.events()))
@@ -82,7 +60,9 @@ def test_a_verified_smoke_alarm_reaches_the_control_room(running: Running, sub: 
     assert alarm["message"] == "KEBAKARAN: asap terdeteksi di Dapur, Blok A"
 
 
-def test_a_contact_shorter_than_delay_on_raises_nothing(running: Running, sub: Subscriber) -> None:
+def test_a_contact_shorter_than_delay_on_raises_nothing(
+    running: ThreadedDaemon, sub: Listener
+) -> None:
     sub.wait_for(lambda s: len(s.events()) >= 2)
     running.smoke_pin.drive_low()
     time.sleep(0.05)
@@ -92,7 +72,7 @@ def test_a_contact_shorter_than_delay_on_raises_nothing(running: Running, sub: S
 
 
 def test_every_payload_validates_against_the_generated_schema(
-    running: Running, sub: Subscriber
+    running: ThreadedDaemon, sub: Listener
 ) -> None:
     running.smoke_pin.drive_low()
     sub.wait_for(lambda s: any(e["state"] == "alarm" for e in s.events()))
@@ -107,7 +87,7 @@ def test_every_payload_validates_against_the_generated_schema(
     assert checked >= 5
 
 
-def test_seq_runs_from_1_without_gaps(running: Running, sub: Subscriber) -> None:
+def test_seq_runs_from_1_without_gaps(running: ThreadedDaemon, sub: Listener) -> None:
     for _ in range(3):
         running.smoke_pin.drive_low()
         time.sleep(0.35)
@@ -120,11 +100,11 @@ def test_seq_runs_from_1_without_gaps(running: Running, sub: Subscriber) -> None
 
 
 def test_retained_state_and_status_are_there_for_a_late_subscriber(
-    running: Running, broker: Mosquitto
+    running: ThreadedDaemon, broker: Mosquitto
 ) -> None:
     running.smoke_pin.drive_low()
     time.sleep(0.6)
-    late = Subscriber(broker.port, client_id="late")
+    late = Listener(broker.port, client_id="late")
     try:
         assert late.wait_for(
             lambda s: bool(s.payloads("/state/smoke-1")) and bool(s.payloads("/status"))
@@ -136,13 +116,15 @@ def test_retained_state_and_status_are_there_for_a_late_subscriber(
         late.close()
 
 
-def test_a_clean_stop_publishes_offline_and_exits_0(running: Running, sub: Subscriber) -> None:
+def test_a_clean_stop_publishes_offline_and_exits_0(running: ThreadedDaemon, sub: Listener) -> None:
     sub.wait_for(lambda s: bool(s.payloads("/status")))
     assert running.stop() == 0
     assert sub.wait_for(lambda s: s.payloads("/status")[-1]["state"] == "offline")
 
 
-def test_an_ack_silences_the_siren_and_stops_the_repeats(running: Running, sub: Subscriber) -> None:
+def test_an_ack_silences_the_siren_and_stops_the_repeats(
+    running: ThreadedDaemon, sub: Listener
+) -> None:
     running.smoke_pin.drive_low()
     assert sub.wait_for(lambda s: any(e["state"] == "alarm" for e in s.events()))
     siren = running.factory.pin("GPIO27")
@@ -159,7 +141,7 @@ def test_an_ack_silences_the_siren_and_stops_the_repeats(running: Running, sub: 
 
 
 def test_malformed_inbound_messages_are_dropped_and_events_keep_flowing(
-    running: Running, sub: Subscriber
+    running: ThreadedDaemon, sub: Listener
 ) -> None:
     assert sub.wait_for(lambda s: len(s.events()) >= 2)  # connected, so subscribed
     for bad in [b"", b"not json", b'{"event_id": 5}', b'{"from_seq": "x"}', b"\xff" * 10_000]:
@@ -172,7 +154,7 @@ def test_malformed_inbound_messages_are_dropped_and_events_keep_flowing(
 
 
 def test_a_resend_at_the_top_of_the_seq_range_finds_nothing_and_events_keep_flowing(
-    running: Running, sub: Subscriber
+    running: ThreadedDaemon, sub: Listener
 ) -> None:
     assert sub.wait_for(lambda s: len(s.events()) >= 2)  # connected, so subscribed
     for lo, hi in [(SEQ_MAX - 5, SEQ_MAX), (SEQ_MAX, SEQ_MAX), (SEQ_MAX + 1, SEQ_MAX + 9)]:
@@ -186,15 +168,15 @@ def test_a_resend_at_the_top_of_the_seq_range_finds_nothing_and_events_keep_flow
 
 
 def test_a_message_whose_handling_fails_unexpectedly_is_dropped_and_alarms_keep_flowing(
-    running: Running, sub: Subscriber, monkeypatch: pytest.MonkeyPatch
+    running: ThreadedDaemon, sub: Listener, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     called = threading.Event()
 
-    def broken(ack: object) -> None:
+    def broken(outbox: object, ack: object) -> None:
         called.set()
         raise RuntimeError("a bug in ack handling")
 
-    monkeypatch.setattr(running.daemon, "_on_ack", broken)
+    monkeypatch.setattr("edge.daemon.loop.take_ack", broken)
     assert sub.wait_for(lambda s: len(s.events()) >= 2)  # connected, so subscribed
     with capture_logs() as logs:
         sub.client.publish(
@@ -208,7 +190,7 @@ def test_a_message_whose_handling_fails_unexpectedly_is_dropped_and_alarms_keep_
     assert [(e["topic"], e["log_level"]) for e in failed] == [("siaga/v1/lapas/pi-a/ack", "error")]
 
 
-def publish_retained_resend(sub: Subscriber) -> None:
+def publish_retained_resend(sub: Listener) -> None:
     sub.client.publish(
         "siaga/v1/lapas/pi-a/resend",
         json.dumps({"from_seq": 1, "to_seq": 2}),
@@ -224,11 +206,11 @@ def wait_logged(logs: list[dict[str, Any]], *events: str, timeout: float = 10.0)
 
 
 def test_a_retained_resend_is_dropped_not_replayed_at_every_connect(
-    broker: Mosquitto, tmp_path: Path, sub: Subscriber
+    broker: Mosquitto, tmp_path: Path, sub: Listener
 ) -> None:
     publish_retained_resend(sub)
     with capture_logs() as logs:
-        r = Running(smoke_config(broker.url, tmp_path / "outbox.sqlite3"), MockFactory())
+        r = ThreadedDaemon(smoke_config(broker.url, tmp_path / "outbox.sqlite3"), MockFactory())
         try:
             assert sub.wait_for(lambda s: len(s.events()) >= 2)
             wait_logged(logs, "inbound_dropped")
@@ -242,7 +224,7 @@ def test_a_retained_resend_is_dropped_not_replayed_at_every_connect(
 
 
 def test_a_resend_published_retained_while_the_device_listens_is_dropped(
-    running: Running, sub: Subscriber
+    running: ThreadedDaemon, sub: Listener
 ) -> None:
     assert sub.wait_for(lambda s: len(s.events()) >= 2)  # connected, so subscribed
     with capture_logs() as logs:
@@ -255,13 +237,13 @@ def test_a_resend_published_retained_while_the_device_listens_is_dropped(
     ]
 
 
-def resent(sub: Subscriber, seq: int) -> list[dict[str, str]]:
+def resent(sub: Listener, seq: int) -> list[dict[str, str]]:
     with sub.lock:
         return [u for p, u in sub.user if json.loads(p)["seq"] == seq and u.get("sent")]
 
 
 def test_a_resent_event_says_whether_it_still_waits_for_an_ack(
-    running: Running, sub: Subscriber
+    running: ThreadedDaemon, sub: Listener
 ) -> None:
     assert sub.wait_for(lambda s: len(s.events()) >= 2)
     running.smoke_pin.drive_low()
@@ -286,10 +268,10 @@ def test_a_resent_event_says_whether_it_still_waits_for_an_ack(
 
 
 def test_a_repeat_says_it_is_a_repeat_and_still_waits_for_its_ack(
-    broker: Mosquitto, tmp_path: Path, sub: Subscriber
+    broker: Mosquitto, tmp_path: Path, sub: Listener
 ) -> None:
     config = smoke_config(broker.url, tmp_path / "outbox.sqlite3", alerts__repeat_s=0.5)
-    r = Running(config, MockFactory())
+    r = ThreadedDaemon(config, MockFactory())
     try:
         r.smoke_pin.drive_low()
         assert sub.wait_for(lambda s: sum(e["state"] == "alarm" for e in s.events()) >= 2)
@@ -302,7 +284,7 @@ def test_a_repeat_says_it_is_a_repeat_and_still_waits_for_its_ack(
 
 
 def test_a_stored_event_damaged_on_disk_is_reported_and_the_rest_delivered(
-    broker: Mosquitto, tmp_path: Path, sub: Subscriber
+    broker: Mosquitto, tmp_path: Path, sub: Listener
 ) -> None:
     store = tmp_path / "outbox.sqlite3"
     box = Outbox(store)
@@ -313,7 +295,7 @@ def test_a_stored_event_damaged_on_disk_is_reported_and_the_rest_delivered(
     at = data.index(make_event(2).ts.encode())  # one byte inside seq 2's payload
     data[at + 3] ^= 0x01
     store.write_bytes(bytes(data))
-    r = Running(smoke_config(broker.url, store), MockFactory())
+    r = ThreadedDaemon(smoke_config(broker.url, store), MockFactory())
     try:
         assert sub.wait_for(lambda s: any(e["reason"] == "storage" for e in s.events()))
         assert sub.wait_for(lambda s: {1, 3, 4} <= {e["seq"] for e in s.events()})
@@ -327,7 +309,7 @@ def test_a_stored_event_damaged_on_disk_is_reported_and_the_rest_delivered(
 
 
 def test_resend_publishes_the_asked_range_again_with_the_same_ids(
-    running: Running, sub: Subscriber
+    running: ThreadedDaemon, sub: Listener
 ) -> None:
     sub.wait_for(lambda s: len(s.events()) >= 2)
     first = {e["seq"]: e["id"] for e in sub.events()}
@@ -343,14 +325,14 @@ def test_events_created_while_the_broker_is_down_arrive_in_order_when_it_returns
     broker: Mosquitto, tmp_path: Path
 ) -> None:
     broker.stop()
-    r = Running(smoke_config(broker.url, tmp_path / "outbox.sqlite3"), MockFactory())
+    r = ThreadedDaemon(smoke_config(broker.url, tmp_path / "outbox.sqlite3"), MockFactory())
     try:
         r.smoke_pin.drive_low()
         time.sleep(0.5)
         r.smoke_pin.drive_high()
         time.sleep(0.7)
         broker.start()
-        sub = Subscriber(broker.port, client_id="after")
+        sub = Listener(broker.port, client_id="after")
         try:
             assert sub.wait_for(lambda s: len(unique_by_id(s.events())) >= 4, timeout=20)
             got = unique_by_id(sub.events())
@@ -368,12 +350,12 @@ def test_events_created_while_the_broker_is_down_arrive_in_order_when_it_returns
 
 
 def test_english_messages_when_the_site_language_is_en(
-    broker: Mosquitto, tmp_path: Path, sub: Subscriber
+    broker: Mosquitto, tmp_path: Path, sub: Listener
 ) -> None:
     cfg = smoke_config(
         broker.url, tmp_path / "o.sqlite3", site={"id": "lapas", "device": "pi-a", "language": "en"}
     )
-    r = Running(cfg, MockFactory())
+    r = ThreadedDaemon(cfg, MockFactory())
     try:
         r.smoke_pin.drive_low()
         assert sub.wait_for(lambda s: any(e["state"] == "alarm" for e in s.events()))
@@ -384,10 +366,10 @@ def test_english_messages_when_the_site_language_is_en(
 
 
 def test_an_alarm_slower_than_its_latency_budget_raises_a_device_fault(
-    broker: Mosquitto, tmp_path: Path, sub: Subscriber
+    broker: Mosquitto, tmp_path: Path, sub: Listener
 ) -> None:
     cfg = smoke_config(broker.url, tmp_path / "o.sqlite3", alerts={"latency_budget_s": 1e-6})
-    r = Running(cfg, MockFactory())
+    r = ThreadedDaemon(cfg, MockFactory())
     try:
         r.smoke_pin.drive_low()
         assert sub.wait_for(lambda s: any(e["reason"] == "latency" for e in s.events()))
@@ -398,7 +380,7 @@ def test_an_alarm_slower_than_its_latency_budget_raises_a_device_fault(
         r.stop()
 
 
-def test_the_heartbeat_reports_health(running: Running, sub: Subscriber) -> None:
+def test_the_heartbeat_reports_health(running: ThreadedDaemon, sub: Listener) -> None:
     running.smoke_pin.drive_low()
     assert sub.wait_for(lambda s: any(e["state"] == "alarm" for e in s.events()))
     assert sub.wait_for(
@@ -415,11 +397,11 @@ def test_the_heartbeat_reports_health(running: Running, sub: Subscriber) -> None
     assert beat["storage_ok"] is True
 
 
-def test_mqtt_3_1_1_can_be_selected(broker: Mosquitto, tmp_path: Path, sub: Subscriber) -> None:
+def test_mqtt_3_1_1_can_be_selected(broker: Mosquitto, tmp_path: Path, sub: Listener) -> None:
     cfg = smoke_config(
         broker.url, tmp_path / "o.sqlite3", mqtt={"url": broker.url, "protocol": "3.1.1"}
     )
-    r = Running(cfg, MockFactory())
+    r = ThreadedDaemon(cfg, MockFactory())
     try:
         r.smoke_pin.drive_low()
         assert sub.wait_for(lambda s: any(e["state"] == "alarm" for e in s.events()))
@@ -429,16 +411,14 @@ def test_mqtt_3_1_1_can_be_selected(broker: Mosquitto, tmp_path: Path, sub: Subs
 
 
 def test_a_sensor_whose_pin_cannot_be_opened_is_a_fault_and_opens_once_the_pin_is_free(
-    broker: Mosquitto, tmp_path: Path, sub: Subscriber, monkeypatch: pytest.MonkeyPatch
+    broker: Mosquitto, tmp_path: Path, sub: Listener, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from gpiozero import DigitalInputDevice
 
-    import edge.daemon
-
-    monkeypatch.setattr(edge.daemon, "SENSOR_RETRY_S", 0.3)
+    monkeypatch.setattr("edge.daemon.sensor_set.SENSOR_RETRY_S", 0.3)
     factory = MockFactory()
     holder = DigitalInputDevice("GPIO17", pin_factory=factory)  # another program has it
-    r = Running(smoke_config(broker.url, tmp_path / "outbox.sqlite3"), factory)
+    r = ThreadedDaemon(smoke_config(broker.url, tmp_path / "outbox.sqlite3"), factory)
     try:
         assert sub.wait_for(lambda s: any(e["state"] == "fault" for e in s.events()))
         assert states(sub.events()) == [("starting", "startup"), ("fault", "no_data")]
@@ -453,13 +433,13 @@ def test_a_sensor_whose_pin_cannot_be_opened_is_a_fault_and_opens_once_the_pin_i
 
 
 def test_a_siren_that_cannot_be_opened_is_a_device_fault_and_alarms_still_flow(
-    broker: Mosquitto, tmp_path: Path, sub: Subscriber
+    broker: Mosquitto, tmp_path: Path, sub: Listener
 ) -> None:
     from gpiozero import DigitalOutputDevice
 
     factory = MockFactory()
     holder = DigitalOutputDevice("GPIO27", pin_factory=factory)
-    r = Running(smoke_config(broker.url, tmp_path / "outbox.sqlite3"), factory)
+    r = ThreadedDaemon(smoke_config(broker.url, tmp_path / "outbox.sqlite3"), factory)
     try:
         assert sub.wait_for(lambda s: any(e["sensor"] == "_device" for e in s.events()))
         device = next(e for e in sub.events() if e["sensor"] == "_device")

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 from broker import Mosquitto
-from factories import Subscriber
 from gpiozero.pins.mock import MockFactory
-from tools_support import ThreadDaemon, cli, write_config
+from harness import Listener, ThreadedDaemon
+from tools_support import cli, tool_daemon, write_config
 
 from edge.cli import main
 from edge.config import load_config
@@ -98,15 +98,15 @@ def test_a_drill_on_a_disabled_sensor_is_refused(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- end to end
 
 
-Site = tuple[ThreadDaemon, Subscriber, Path]
+Site = tuple[ThreadedDaemon, Listener, Path]
 
 
 @pytest.fixture
 def site(broker: Mosquitto, tmp_path: Path, mock_factory: MockFactory) -> Iterator[Site]:
-    sub = Subscriber(broker.port)
+    sub = Listener(broker.port)
     time.sleep(0.2)
     config_file = write_config(tmp_path, broker.url)
-    running = ThreadDaemon(config_file, mock_factory)
+    running = tool_daemon(config_file, mock_factory)
     assert sub.wait_for(lambda s: len(s.events()) >= 4)  # starting + normal, both sensors
     yield running, sub, config_file
     if running.thread.is_alive():
@@ -147,7 +147,7 @@ def test_a_drill_never_touches_the_real_sensor_or_its_retained_state(
     running, sub, config_file = site
     code, _, err = drill_cli(str(scenario(tmp_path, FIRE)), "-c", str(config_file), capsys=capsys)
     assert code == 0, err
-    assert running.daemon.machines["smoke-1"].state is State.NORMAL
+    assert running.daemon.sensors.machines["smoke-1"].state is State.NORMAL
     retained = sub.payloads("/state/smoke-1")
     assert retained and not any(e["drill"] for e in retained)
 

@@ -20,14 +20,13 @@ from certs import Pki, other_ca_file
 from faultkit import (
     BASE,
     DaemonProcess,
-    Listener,
     assert_every_event_arrived,
     config_text,
-    in_process,
     read_store,
     storm_config,
 )
 from gpiozero.pins.mock import MockFactory
+from harness import Listener, running_daemon
 
 DENY_EVENTS = f"""
 topic read siaga/#
@@ -67,11 +66,11 @@ def test_a_publish_denied_by_the_broker_is_never_marked_delivered(
     strict_broker: Mosquitto, tmp_path: Path
 ) -> None:
     store = tmp_path / "outbox.sqlite3"
-    with in_process(storm_config(strict_broker.url, store), MockFactory()) as device:
+    with running_daemon(storm_config(strict_broker.url, store), MockFactory()) as device:
         deadline = time.monotonic() + 15
-        while device.daemon.delivery.denials == 0 and time.monotonic() < deadline:
+        while device.daemon.courier.delivery.denials == 0 and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert device.daemon.delivery.denials >= 1
+        assert device.daemon.courier.delivery.denials >= 1
         assert read_store(store).undelivered == [1, 2]
 
 
@@ -126,7 +125,7 @@ def test_mutual_tls_with_the_right_certificates_delivers(pki: Pki, tmp_path: Pat
         store = tmp_path / "outbox.sqlite3"
         url = broker.url.replace("mqtt://", "mqtts://")
         cfg = storm_config(url, store, mqtt={"url": url, "keepalive_s": 5, **pki.device_tls()})
-        with in_process(cfg, MockFactory()) as device:
+        with running_daemon(cfg, MockFactory()) as device:
             device.storm(3)
             assert_every_event_arrived(listener, store, timeout=20)
         listener.close()

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 from broker import Mosquitto
-from faultkit import Listener, assert_every_event_arrived, in_process, read_store, storm_config
+from faultkit import assert_every_event_arrived, read_store, storm_config
 from gpiozero.pins.mock import MockFactory
+from harness import Listener, running_daemon
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def test_events_made_while_the_broker_is_down_arrive_once_it_is_back(
     broker: Mosquitto, listener: Listener, tmp_path: Path
 ) -> None:
     store = tmp_path / "outbox.sqlite3"
-    with in_process(storm_config(broker.url, store), MockFactory()) as device:
+    with running_daemon(storm_config(broker.url, store), MockFactory()) as device:
         listener.wait_for(lambda s: len(s.seqs()) >= 2)
         broker.stop()
         device.storm(5)
@@ -51,7 +52,7 @@ def test_cold_start_with_the_broker_down_is_ready_and_delivers_once_it_starts(
     store = tmp_path / "outbox.sqlite3"
     broker.stop()
     t0 = time.monotonic()
-    with in_process(storm_config(broker.url, store), MockFactory()) as device:
+    with running_daemon(storm_config(broker.url, store), MockFactory()) as device:
         ready_s = time.monotonic() - t0
         device.storm(200, pause_s=0.002)  # 400 events, none of which can go anywhere
         assert listener.wait_for(lambda _: read_store(store).last_seq == 402, timeout=20)
@@ -75,13 +76,13 @@ def test_broker_sigkill_and_restart_during_an_alarm_storm_loses_nothing(
 ) -> None:
     store = tmp_path / "outbox.sqlite3"
     toggles = 1000  # 2,000 events (2 per toggle) plus 2 at start
-    with in_process(storm_config(broker.url, store), MockFactory()) as device:
+    with running_daemon(storm_config(broker.url, store), MockFactory()) as device:
         storm = threading.Thread(target=device.storm, args=(toggles, 0.003), daemon=True)
         storm.start()
         assert listener.wait_for(lambda s: len(s.seqs()) >= 300, timeout=30)
         # Kill it with messages in flight: sent, not yet acknowledged.
-        listener.wait_for(lambda _: len(device.daemon.delivery.inflight) >= 3, timeout=5)
-        in_flight = len(device.daemon.delivery.inflight)
+        listener.wait_for(lambda _: len(device.daemon.courier.delivery.inflight) >= 3, timeout=5)
+        in_flight = len(device.daemon.courier.delivery.inflight)
         broker.kill()
         killed_at = read_store(store).last_seq
         time.sleep(2)

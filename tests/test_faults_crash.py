@@ -16,16 +16,14 @@ import pytest
 from broker import Mosquitto
 from faultkit import (
     DaemonProcess,
-    InProcess,
-    Listener,
     assert_every_event_arrived,
     config_text,
-    in_process,
     prefill,
     read_store,
     storm_config,
 )
 from gpiozero.pins.mock import MockFactory
+from harness import Listener, ThreadedDaemon, running_daemon
 
 from edge.mqtt import MqttLink
 
@@ -46,13 +44,13 @@ def test_an_exception_in_a_paho_callback_ends_the_daemon_non_zero_and_loses_noth
         on_publish(self, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(MqttLink, "_on_publish", failing)
-    device = InProcess(storm_config(broker.url, store), MockFactory())
+    device = ThreadedDaemon(storm_config(broker.url, store), MockFactory())
     device.thread.join(20)
     assert not device.thread.is_alive()
     assert device.exit_code == 1
     assert read_store(store).undelivered  # it died mid-drain
     monkeypatch.undo()
-    with in_process(storm_config(broker.url, store), MockFactory()):  # systemd's restart
+    with running_daemon(storm_config(broker.url, store), MockFactory()):  # systemd's restart
         assert_every_event_arrived(listener, store, timeout=30)
 
 

@@ -11,16 +11,9 @@ from pathlib import Path
 
 import pytest
 from broker import Mosquitto
-from faultkit import (
-    ACK,
-    InProcess,
-    Listener,
-    assert_every_event_arrived,
-    in_process,
-    store_drained,
-    storm_config,
-)
+from faultkit import ACK, assert_every_event_arrived, store_drained, storm_config
 from gpiozero.pins.mock import MockFactory
+from harness import Listener, ThreadedDaemon, running_daemon
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -141,7 +134,7 @@ def test_in_flight_stays_within_the_brokers_receive_maximum(tmp_path: Path) -> N
         listener = Listener(broker.port)
         store = tmp_path / "outbox.sqlite3"
         most = 0
-        with in_process(storm_config(broker.url, store), MockFactory()) as device:
+        with running_daemon(storm_config(broker.url, store), MockFactory()) as device:
             link = device.daemon.link
             assert link is not None
             storm = threading.Thread(target=device.storm, args=(300,), daemon=True)
@@ -152,14 +145,16 @@ def test_in_flight_stays_within_the_brokers_receive_maximum(tmp_path: Path) -> N
                 time.sleep(0.002)
             assert_every_event_arrived(listener, store, timeout=30)
             assert link.receive_maximum == 5
-            assert device.daemon.delivery.window == 2  # 5 - one sensor's state - status/spare
+            assert (
+                device.daemon.courier.delivery.window == 2
+            )  # 5 - one sensor's state - status/spare
         listener.close()
     finally:
         broker.close()
     assert most <= 5
 
 
-def connected(device: InProcess) -> bool:
+def connected(device: ThreadedDaemon) -> bool:
     link = device.daemon.link
     return link is not None and link.connected.is_set()
 
@@ -172,7 +167,7 @@ def test_pubacks_that_never_come_do_not_stall_delivery(
     relay = Proxy(broker.port)
     try:
         store = tmp_path / "outbox.sqlite3"
-        with in_process(storm_config(relay.url, store), MockFactory()) as device:
+        with running_daemon(storm_config(relay.url, store), MockFactory()) as device:
             deadline = time.monotonic() + 10
             while not connected(device) and time.monotonic() < deadline:
                 time.sleep(0.02)
@@ -180,17 +175,17 @@ def test_pubacks_that_never_come_do_not_stall_delivery(
             # Every PUBACK so far heard: a startup event still in flight when the swallowing
             # starts would hold a place in the window below.
             deadline = time.monotonic() + 10
-            while device.daemon.delivery.inflight and time.monotonic() < deadline:
+            while device.daemon.courier.delivery.inflight and time.monotonic() < deadline:
                 time.sleep(0.02)
             before = len(listener.seqs())
             relay.swallow_pubacks()  # the broker gets them all; the device hears nothing back
             device.storm(30)
-            window = device.daemon.delivery.window
+            window = device.daemon.courier.delivery.window
             # The window fills with messages the broker has (the listener got them) and
             # the device does not know it has: without a remedy, it stays full for ever.
             assert listener.wait_for(lambda s: len(s.seqs()) >= before + window, timeout=10)
             time.sleep(2)
-            stuck = len(device.daemon.delivery.inflight)
+            stuck = len(device.daemon.courier.delivery.inflight)
             assert stuck == window
             assert len(listener.seqs()) == before + window
             relay.swallow_pubacks(False)  # those PUBACKs are gone for good; the link stays up
@@ -208,7 +203,7 @@ def test_no_matching_subscribers_0x10_counts_as_delivered(
     broker: Mosquitto, tmp_path: Path
 ) -> None:
     store = tmp_path / "outbox.sqlite3"  # nobody subscribes: mosquitto answers 0x10
-    with in_process(storm_config(broker.url, store), MockFactory()) as device:
+    with running_daemon(storm_config(broker.url, store), MockFactory()) as device:
         device.storm(2)
         deadline = time.monotonic() + 10
         while not store_drained(store) and time.monotonic() < deadline:
@@ -220,7 +215,9 @@ def test_an_unacknowledged_alarm_repeats_with_its_id_until_acknowledged(
     broker: Mosquitto, listener: Listener, tmp_path: Path
 ) -> None:
     store = tmp_path / "outbox.sqlite3"
-    with in_process(storm_config(broker.url, store, alerts__repeat_s=0.5), MockFactory()) as dev:
+    with running_daemon(
+        storm_config(broker.url, store, alerts__repeat_s=0.5), MockFactory()
+    ) as dev:
         dev.smoke_pin.drive_low()
 
         def alarms() -> list[dict[str, object]]:

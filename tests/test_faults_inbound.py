@@ -13,17 +13,9 @@ from typing import Any
 
 import pytest
 from broker import Mosquitto
-from faultkit import (
-    ACK,
-    BASE,
-    RESEND,
-    InProcess,
-    Listener,
-    assert_every_event_arrived,
-    in_process,
-    storm_config,
-)
+from faultkit import ACK, BASE, RESEND, assert_every_event_arrived, storm_config
 from gpiozero.pins.mock import MockFactory
+from harness import Listener, ThreadedDaemon, running_daemon
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -59,7 +51,7 @@ payloads = (
 )
 
 
-def hammer(device: InProcess, listener: Listener, examples: int) -> list[bytes]:
+def hammer(device: ThreadedDaemon, listener: Listener, examples: int) -> list[bytes]:
     sent: list[bytes] = []
 
     @settings(
@@ -78,14 +70,14 @@ def hammer(device: InProcess, listener: Listener, examples: int) -> list[bytes]:
     return sent
 
 
-def still_flowing(device: InProcess, listener: Listener, store: Path) -> None:
+def still_flowing(device: ThreadedDaemon, listener: Listener, store: Path) -> None:
     time.sleep(0.5)  # let the last of them arrive
     assert device.thread.is_alive()
     before = len(listener.seqs())
     device.storm(3)
     assert listener.wait_for(lambda s: len(s.seqs()) >= before + 6, timeout=20)
     assert_every_event_arrived(listener, store, timeout=30)
-    assert len(device.daemon._extra) <= MAX_QUEUED_RESENDS
+    assert len(device.daemon.courier.extra) <= MAX_QUEUED_RESENDS
 
 
 def test_fuzzed_acks_and_resends_are_dropped_and_events_keep_flowing(
@@ -94,7 +86,7 @@ def test_fuzzed_acks_and_resends_are_dropped_and_events_keep_flowing(
     store = tmp_path / "outbox.sqlite3"
     listener = Listener(broker.port, topic=f"{BASE}/#")
     try:
-        with in_process(storm_config(broker.url, store), MockFactory()) as device:
+        with running_daemon(storm_config(broker.url, store), MockFactory()) as device:
             hammer(device, listener, examples=40)
             still_flowing(device, listener, store)
     finally:
@@ -109,7 +101,7 @@ def test_a_thousand_forged_and_fuzzed_messages_leave_the_daemon_running(
     store = tmp_path / "outbox.sqlite3"
     listener = Listener(broker.port, topic=f"{BASE}/#")
     try:
-        with in_process(storm_config(broker.url, store), MockFactory()) as device:
+        with running_daemon(storm_config(broker.url, store), MockFactory()) as device:
             device.storm(20)
             assert listener.wait_for(lambda s: len(s.seqs()) >= 42, timeout=20)
             real_ids = [e["id"] for e in listener.events()]

@@ -14,15 +14,9 @@ from pathlib import Path
 
 import pytest
 from broker import Mosquitto, free_port
-from faultkit import (
-    ACK,
-    InProcess,
-    Listener,
-    assert_every_event_arrived,
-    in_process,
-    storm_config,
-)
+from faultkit import ACK, assert_every_event_arrived, storm_config
 from gpiozero.pins.mock import MockFactory
+from harness import Listener, ThreadedDaemon, running_daemon
 from proxy import Proxy
 
 KEEPALIVE_S = 5
@@ -35,7 +29,7 @@ def proxy(broker: Mosquitto) -> Iterator[Proxy]:
     relay.close()
 
 
-def connected(device: InProcess) -> bool:
+def connected(device: ThreadedDaemon) -> bool:
     link = device.daemon.link
     return link is not None and link.connected.is_set()
 
@@ -53,7 +47,7 @@ def test_a_reset_connection_is_reopened_and_nothing_is_lost(
     proxy: Proxy, listener: Listener, tmp_path: Path
 ) -> None:
     store = tmp_path / "outbox.sqlite3"
-    with in_process(storm_config(proxy.url, store), MockFactory()) as device:
+    with running_daemon(storm_config(proxy.url, store), MockFactory()) as device:
         assert wait_until(lambda: connected(device), 10)
         device.storm(20)
         assert proxy.reset() == 1
@@ -62,7 +56,7 @@ def test_a_reset_connection_is_reopened_and_nothing_is_lost(
         assert_every_event_arrived(listener, store, timeout=30)
 
 
-def paho_holds(device: InProcess) -> int:
+def paho_holds(device: ThreadedDaemon) -> int:
     link = device.daemon.link
     assert link is not None
     return len(link.client._out_messages)
@@ -72,7 +66,7 @@ def test_a_storm_into_a_silent_link_keeps_pahos_queue_to_the_window(
     proxy: Proxy, listener: Listener, tmp_path: Path
 ) -> None:
     store = tmp_path / "outbox.sqlite3"
-    with in_process(storm_config(proxy.url, store), MockFactory()) as device:
+    with running_daemon(storm_config(proxy.url, store), MockFactory()) as device:
         assert wait_until(lambda: connected(device), 10)
         assert listener.wait_for(lambda s: len(s.seqs()) >= 2, timeout=10)
         proxy.blackhole()  # shorter than a keepalive: the device still thinks it is connected
@@ -80,7 +74,7 @@ def test_a_storm_into_a_silent_link_keeps_pahos_queue_to_the_window(
         time.sleep(0.5)
         # 600 events and as many new retained states, yet paho holds only the window, the
         # newest state of the one sensor, and the status.
-        assert paho_holds(device) <= device.daemon.delivery.window + 2
+        assert paho_holds(device) <= device.daemon.courier.delivery.window + 2
         proxy.restore()
         assert_every_event_arrived(listener, store, timeout=30)
 
@@ -91,7 +85,7 @@ def test_ten_connection_resets_during_a_storm_lose_nothing(
     proxy: Proxy, listener: Listener, tmp_path: Path
 ) -> None:
     store = tmp_path / "outbox.sqlite3"
-    with in_process(storm_config(proxy.url, store), MockFactory()) as device:
+    with running_daemon(storm_config(proxy.url, store), MockFactory()) as device:
         assert wait_until(lambda: connected(device), 10)
         storm = threading.Thread(target=device.storm, args=(1500, 0.004), daemon=True)
         storm.start()
@@ -119,7 +113,7 @@ def test_a_60_s_black_hole_is_noticed_within_two_keepalives_and_loses_nothing(
 ) -> None:
     store = tmp_path / "outbox.sqlite3"
     cfg = storm_config(proxy.url, store, mqtt={"url": proxy.url, "keepalive_s": KEEPALIVE_S})
-    with in_process(cfg, MockFactory()) as device:
+    with running_daemon(cfg, MockFactory()) as device:
         assert wait_until(lambda: connected(device), 10)
         device.storm(50)
         assert listener.wait_for(lambda s: len(s.seqs()) >= 102, timeout=20)
@@ -127,7 +121,7 @@ def test_a_60_s_black_hole_is_noticed_within_two_keepalives_and_loses_nothing(
         proxy.blackhole()
         t0 = time.monotonic()
         device.storm(100)  # events into the void: handed to paho, never acknowledged
-        assert paho_holds(device) <= device.daemon.delivery.window + 2
+        assert paho_holds(device) <= device.daemon.courier.delivery.window + 2
         assert wait_until(lambda: not connected(device), 3 * KEEPALIVE_S)
         noticed_s = time.monotonic() - t0
         device.storm(100)  # and while the device knows it is cut off
@@ -151,14 +145,14 @@ def test_an_ack_sent_while_the_device_is_offline_reaches_it_through_its_session(
 ) -> None:
     store = tmp_path / "outbox.sqlite3"
     cfg = storm_config(broker.url, store)
-    with in_process(cfg, MockFactory()) as device:
+    with running_daemon(cfg, MockFactory()) as device:
         device.smoke_pin.drive_low()  # an alarm, which needs an ack
         assert listener.wait_for(lambda s: any(e["state"] == "alarm" for e in s.events()))
     alarm = next(e for e in listener.events() if e["state"] == "alarm")
     # The device is gone (a clean stop); its MQTT v5 session stays with the broker.
     listener.publish(ACK, json.dumps({"event_id": alarm["id"], "by": "Bripka Sari"}))
     time.sleep(0.3)
-    with in_process(cfg, MockFactory()) as device:
+    with running_daemon(cfg, MockFactory()) as device:
         outbox = device.daemon.outbox
         assert outbox is not None
         assert wait_until(lambda: device.daemon.call(lambda: outbox.is_acked(alarm["id"])), 10)
@@ -173,7 +167,7 @@ def test_failover_moves_to_the_next_broker_in_mqtt_urls(
     store = tmp_path / "outbox.sqlite3"
     cfg = storm_config(broker.url, store, mqtt={"urls": [dead, broker.url], "keepalive_s": 5})
     t0 = time.monotonic()
-    with in_process(cfg, MockFactory()) as device:
+    with running_daemon(cfg, MockFactory()) as device:
         assert wait_until(lambda: connected(device), 20)
         took = time.monotonic() - t0
         link = device.daemon.link

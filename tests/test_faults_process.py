@@ -14,10 +14,8 @@ import pytest
 from broker import Mosquitto
 from faultkit import (
     DaemonProcess,
-    Listener,
     assert_every_event_arrived,
     config_text,
-    in_process,
     prefill,
     read_store,
     store_drained,
@@ -25,6 +23,7 @@ from faultkit import (
     storm_scenario,
 )
 from gpiozero.pins.mock import MockFactory
+from harness import Listener, running_daemon
 
 
 def wait_drained(store: Path, timeout: float) -> bool:
@@ -54,7 +53,7 @@ def test_a_backlog_drains_in_seq_order_with_paho_never_holding_more_than_the_win
     prefill(store, 3000)
     cfg = storm_config(broker.url, store)
     most = 0
-    with in_process(cfg, MockFactory()) as device:
+    with running_daemon(cfg, MockFactory()) as device:
         link = device.daemon.link
         assert link is not None
         deadline = time.monotonic() + 30

@@ -23,17 +23,15 @@ from faultkit import (
     ACK,
     BASE,
     DaemonProcess,
-    InProcess,
-    Listener,
     assert_every_event_arrived,
     config_text,
-    in_process,
     prefill,
     read_store,
     storm_config,
     storm_scenario,
 )
 from gpiozero.pins.mock import MockFactory
+from harness import Listener, ThreadedDaemon, running_daemon
 
 from edge.outbox import Outbox
 
@@ -51,7 +49,7 @@ def test_a_corrupt_store_is_moved_aside_and_the_first_event_is_a_storage_fault(
 ) -> None:
     store = tmp_path / "outbox.sqlite3"
     store.write_bytes(b"SQLite format 3\x00" + os.urandom(8192))
-    with in_process(storm_config(broker.url, store), MockFactory()) as device:
+    with running_daemon(storm_config(broker.url, store), MockFactory()) as device:
         device.storm(2)
         assert_every_event_arrived(listener, store, timeout=20)
     first = first_event(listener)
@@ -138,7 +136,7 @@ def test_a_wal_cut_short_keeps_every_intact_commit_and_the_daemon_delivers_them(
     wal = Path(f"{store}-wal")
     with wal.open("r+b") as f:  # cut mid-frame, as a write that never finished
         f.truncate(wal.stat().st_size // 2 + 100)
-    with in_process(storm_config(broker.url, store), MockFactory()) as device:
+    with running_daemon(storm_config(broker.url, store), MockFactory()) as device:
         device.storm(5)
         verdict = assert_every_event_arrived(listener, store, timeout=30)
     # The commits whose frames survived are all there, and nothing after them is invented.
@@ -150,7 +148,7 @@ def test_a_wal_cut_short_keeps_every_intact_commit_and_the_daemon_delivers_them(
 # ---------------------------------------------------------------------- full disk
 
 
-def storage_state(device: InProcess) -> tuple[bool, str | None, int]:
+def storage_state(device: ThreadedDaemon) -> tuple[bool, str | None, int]:
     beat = device.daemon.call(device.daemon.heartbeat_payload)
     return beat.storage_ok, beat.storage_error, beat.outbox_depth
 
@@ -168,7 +166,7 @@ def test_a_full_store_holds_new_events_reports_it_and_recovers_when_room_returns
     store = tmp_path / "outbox.sqlite3"
     cfg = storm_config(broker.url, store, storage={"path": str(store), "max_page_count": 40})
     broker.stop()  # nothing gets delivered, so nothing can be evicted: the store fills
-    with in_process(cfg, MockFactory()) as device:
+    with running_daemon(cfg, MockFactory()) as device:
         device.storm(150)
         ok, error, depth = storage_state(device)
         assert not ok and error is not None and "full" in error
@@ -210,7 +208,7 @@ def test_an_alarm_the_full_store_cannot_take_still_sounds_the_siren(
     fill_store(store, pages=40)  # with undelivered events that need no ack: none evictable
     broker.stop()
     cfg = storm_config(broker.url, store, storage={"path": str(store), "max_page_count": 40})
-    with in_process(cfg, MockFactory()) as device:
+    with running_daemon(cfg, MockFactory()) as device:
         assert not storage_state(device)[0]
         device.smoke_pin.drive_low()
         siren = device.factory.pin("GPIO27")
@@ -218,12 +216,13 @@ def test_an_alarm_the_full_store_cannot_take_still_sounds_the_siren(
         while not siren.state and time.monotonic() < deadline:
             time.sleep(0.01)
         assert siren.state
-        assert device.daemon.call(lambda: device.daemon.machines["smoke-1"].state) == "alarm"
+        assert (
+            device.daemon.call(lambda: device.daemon.sensors.machines["smoke-1"].state) == "alarm"
+        )
 
 
 def heartbeats(listener: Listener) -> list[dict[str, Any]]:
-    with listener.lock:
-        return [json.loads(p) for t, p in listener.raw if t.endswith("/heartbeat")]
+    return listener.payloads("/heartbeat")
 
 
 def test_an_alarm_the_full_store_holds_is_announced_at_once_and_measured_once_written(
@@ -240,7 +239,7 @@ def test_an_alarm_the_full_store_holds_is_announced_at_once_and_measured_once_wr
         alerts={"latency_budget_s": 0.5},
     )
     try:
-        with in_process(cfg, MockFactory()) as device:
+        with running_daemon(cfg, MockFactory()) as device:
             assert listener.wait_for(lambda s: len(heartbeats(s)) >= 1, timeout=10)  # start
             device.smoke_pin.drive_low()
 

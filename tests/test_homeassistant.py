@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from broker import Mosquitto
-from factories import Subscriber
 from gpiozero.pins.mock import MockFactory
-from tools_support import ThreadDaemon, write_config
+from harness import Listener
+from tools_support import tool_daemon, write_config
 
 from edge.config import load_config
 from edge.homeassistant import discovery_message, discovery_payload
@@ -74,8 +74,8 @@ def test_the_discovery_topic_is_device_based(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def watcher(broker: Mosquitto) -> Iterator[Subscriber]:
-    sub = Subscriber(broker.port, topic="homeassistant/#", client_id="ha")
+def watcher(broker: Mosquitto) -> Iterator[Listener]:
+    sub = Listener(broker.port, topic="homeassistant/#", client_id="ha")
     time.sleep(0.2)
     yield sub
     sub.client.disconnect()
@@ -83,9 +83,9 @@ def watcher(broker: Mosquitto) -> Iterator[Subscriber]:
 
 
 def test_the_daemon_announces_itself_on_connect_and_again_when_home_assistant_starts(
-    broker: Mosquitto, tmp_path: Path, mock_factory: MockFactory, watcher: Subscriber
+    broker: Mosquitto, tmp_path: Path, mock_factory: MockFactory, watcher: Listener
 ) -> None:
-    running = ThreadDaemon(write_config(tmp_path, broker.url, extra=HA), mock_factory)
+    running = tool_daemon(write_config(tmp_path, broker.url, extra=HA), mock_factory)
     try:
         assert watcher.wait_for(lambda s: len(s.payloads("/config")) == 1)
         watcher.client.publish("homeassistant/status", b"online", qos=1)
@@ -98,9 +98,9 @@ def test_the_daemon_announces_itself_on_connect_and_again_when_home_assistant_st
 
 
 def test_a_daemon_with_home_assistant_disabled_publishes_no_discovery(
-    broker: Mosquitto, tmp_path: Path, mock_factory: MockFactory, watcher: Subscriber
+    broker: Mosquitto, tmp_path: Path, mock_factory: MockFactory, watcher: Listener
 ) -> None:
-    running = ThreadDaemon(write_config(tmp_path, broker.url), mock_factory)
+    running = tool_daemon(write_config(tmp_path, broker.url), mock_factory)
     try:
         watcher.client.publish("homeassistant/status", b"online", qos=1)
         time.sleep(0.5)

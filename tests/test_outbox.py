@@ -12,7 +12,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from edge.detect.types import State
-from edge.outbox import Outbox, StorageError
+from edge.outbox import AckResult, Outbox, StorageError
 
 
 def append(box: Outbox, state: State = State.ALARM) -> int:
@@ -55,8 +55,8 @@ def test_undelivered_comes_in_seq_order_after_a_cursor(tmp_path: Path) -> None:
 def test_an_ack_is_recorded_once_with_who_in_the_audit_log(tmp_path: Path) -> None:
     box = Outbox(tmp_path / "o.sqlite3")
     event = box.append(make_event)
-    assert box.ack(event.id, "Bripka Sari")
-    assert not box.ack(event.id, "Bripka Sari")
+    assert box.ack(event.id, "Bripka Sari") is AckResult.RECORDED
+    assert box.ack(event.id, "Bripka Sari") is AckResult.ALREADY
     assert box.is_acked(event.id)
     assert any(
         "by=Bripka Sari" in detail
@@ -68,7 +68,7 @@ def test_an_ack_is_recorded_once_with_who_in_the_audit_log(tmp_path: Path) -> No
 def test_unknown_ack_changes_nothing(tmp_path: Path) -> None:
     box = Outbox(tmp_path / "o.sqlite3")
     append(box)
-    assert not box.ack("no-such-id", "x")
+    assert box.ack("no-such-id", "x") is AckResult.UNKNOWN
     assert box.unacked_alarms() == 1
 
 
@@ -93,6 +93,34 @@ def test_latest_holds_the_last_event_per_sensor(tmp_path: Path) -> None:
     box.append(lambda seq: make_event(seq, state=State.ALARM, sensor="b"))
     latest = box.latest()
     assert latest["a"].seq == 2 and latest["b"].seq == 3
+
+
+def test_latest_never_names_a_drill_or_walk_test_event(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3")
+    box.append(lambda seq: make_event(seq, state=State.NORMAL, sensor="a"))
+    box.append(
+        lambda seq: make_event(seq, state=State.ALARM, sensor="a").model_copy(
+            update={"drill": True}
+        )
+    )
+    box.append(
+        lambda seq: make_event(seq, state=State.ALARM, sensor="a").model_copy(update={"test": True})
+    )
+    assert box.latest()["a"].seq == 1
+
+
+def test_a_store_whose_latest_names_a_drill_is_repaired_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    box = Outbox(path)
+    box.append(lambda seq: make_event(seq, state=State.NORMAL, sensor="a"))
+    box.append(
+        lambda seq: make_event(seq, state=State.ALARM, sensor="a").model_copy(
+            update={"drill": True}
+        )
+    )
+    box.db.execute("UPDATE latest SET seq = 2 WHERE sensor = 'a'")  # as an older version left it
+    box.close()
+    assert Outbox(path).latest()["a"].seq == 1
 
 
 def test_a_corrupt_store_is_moved_aside_and_a_fresh_one_starts(tmp_path: Path) -> None:

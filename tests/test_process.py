@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 from broker import Mosquitto
-from factories import Subscriber, unique_by_id
+from factories import unique_by_id
+from harness import Listener
 
 CONFIG = """
 [site]
@@ -126,15 +127,15 @@ def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> int:
 
 
 @pytest.fixture
-def sub(broker: Mosquitto) -> Iterator[Subscriber]:
-    s = Subscriber(broker.port, client_id="control-room")
+def sub(broker: Mosquitto) -> Iterator[Listener]:
+    s = Listener(broker.port, client_id="control-room")
     time.sleep(0.2)
     yield s
     s.close()
 
 
 def test_a_simulated_scenario_yields_exactly_the_expected_events(
-    broker: Mosquitto, sub: Subscriber, tmp_path: Path
+    broker: Mosquitto, sub: Listener, tmp_path: Path
 ) -> None:
     scenario = tmp_path / "scenario.toml"
     scenario.write_text(SCENARIO)
@@ -176,7 +177,7 @@ def test_a_simulated_scenario_yields_exactly_the_expected_events(
 
 
 def test_the_last_will_says_offline_when_the_daemon_is_killed(
-    broker: Mosquitto, sub: Subscriber, tmp_path: Path
+    broker: Mosquitto, sub: Listener, tmp_path: Path
 ) -> None:
     proc = start(write_config(tmp_path, broker.url))
     try:
@@ -234,7 +235,7 @@ def test_ready_does_not_wait_for_the_broker(tmp_path: Path) -> None:
 
 
 def test_sighup_applies_a_valid_config_and_keeps_running(
-    broker: Mosquitto, sub: Subscriber, tmp_path: Path
+    broker: Mosquitto, sub: Listener, tmp_path: Path
 ) -> None:
     config = write_config(tmp_path, broker.url)
     proc = start(config)
@@ -255,7 +256,7 @@ def test_sighup_applies_a_valid_config_and_keeps_running(
 
 
 def test_sighup_with_an_invalid_config_keeps_the_old_one(
-    broker: Mosquitto, sub: Subscriber, tmp_path: Path
+    broker: Mosquitto, sub: Listener, tmp_path: Path
 ) -> None:
     config = write_config(tmp_path, broker.url)
     proc = start(config)
@@ -274,7 +275,7 @@ def test_sighup_with_an_invalid_config_keeps_the_old_one(
 
 
 def test_logs_are_json_lines_and_never_contain_the_password(
-    broker: Mosquitto, sub: Subscriber, tmp_path: Path
+    broker: Mosquitto, sub: Listener, tmp_path: Path
 ) -> None:
     secret = tmp_path / "mqtt-password"
     secret.write_text("s3cr3t-Hunter2\n")

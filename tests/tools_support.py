@@ -6,16 +6,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from gpiozero.pins.mock import MockFactory
+from harness import ThreadedDaemon
 
-from edge.clock import SystemClock
-from edge.config import SiagaConfig, load_config
-from edge.daemon import Daemon
+from edge.config import load_config
 from edge.simulate.mcp3008 import MockMCP3008
 
 REPO = Path(__file__).resolve().parents[1]
@@ -86,30 +84,13 @@ def write_config(tmp: Path, url: str = "mqtt://127.0.0.1:1", **fields: Any) -> P
     return path
 
 
-class ThreadDaemon:
-    """The production Daemon on gpiozero mock pins, with an emulated MCP3008."""
-
-    def __init__(self, config_file: Path, factory: MockFactory) -> None:
-        self.config: SiagaConfig = load_config(config_file)
-        self.factory = factory
-        self.adc = MockMCP3008(select=0, pin_factory=factory)
-        self.adc.set_fraction(1, GAS_IDLE_FRACTION)
-        self.daemon = Daemon(
-            self.config, SystemClock(), config_path=config_file, pin_factory=factory
-        )
-        self.thread = threading.Thread(target=self.daemon.run, daemon=True)
-        self.thread.start()
-        assert self.daemon.ready.wait(10)
-
-    @property
-    def smoke_pin(self) -> Any:
-        return self.factory.pin("GPIO17")
-
-    def stop(self) -> int:
-        self.daemon.stop()
-        self.thread.join(15)
-        assert not self.thread.is_alive()
-        return self.daemon.exit_code
+def tool_daemon(config_file: Path, factory: MockFactory) -> ThreadedDaemon:
+    """The production Daemon on gpiozero mock pins, with an emulated MCP3008 (``.adc``)."""
+    adc = MockMCP3008(select=0, pin_factory=factory)
+    adc.set_fraction(1, GAS_IDLE_FRACTION)
+    running = ThreadedDaemon(load_config(config_file), factory, config_path=config_file)
+    running.adc = adc
+    return running
 
 
 def cli(*args: str, timeout: float = 30, **kwargs: Any) -> subprocess.CompletedProcess[str]:

@@ -1,0 +1,173 @@
+"""How the device is doing, and when to say so: heartbeat, telemetry, the systemd
+watchdog, and the latency budget of every real alarm.
+
+Plain bookkeeping over ``now``: the loop asks what is due, gives the facts (sensor
+states, store figures), and publishes what comes back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge import __version__, logs, messages
+from edge.clock import iso_ms
+from edge.config import SensorConfig, SiagaConfig
+from edge.daemon.sensor_set import SensorSet
+from edge.outbox import Outbox
+from edge.payloads import Heartbeat, Reading, SensorHealth
+from edge.sensors import Sample
+
+log = logs.get("health")
+
+WATCHDOG_IDLE_S = 10.0  # how often to look again when systemd wants no watchdog
+
+
+def cpu_temperature(path: Path = Path("/sys/class/thermal/thermal_zone0/temp")) -> float | None:
+    try:
+        return int(path.read_text()) / 1000.0
+    except (OSError, ValueError):
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class StoreFigures:
+    """What the store says of itself, for the heartbeat."""
+
+    depth: int
+    oldest_undelivered_age_s: float | None
+    last_seq: int
+    unacknowledged_alarms: int
+    ok: bool
+    error: str | None
+
+    @classmethod
+    def of(cls, outbox: Outbox, held: int) -> StoreFigures:
+        """``held``: events a full disk has not taken yet (they count as undelivered)."""
+        return cls(
+            depth=outbox.depth() + held,
+            oldest_undelivered_age_s=outbox.oldest_undelivered_age(),
+            last_seq=outbox.last_seq(),
+            unacknowledged_alarms=outbox.unacked_alarms(),
+            ok=not held and outbox.last_error is None,
+            error=outbox.last_error,
+        )
+
+
+class Health:
+    def __init__(self, config: SiagaConfig, now: float, watchdog_interval_s: float | None) -> None:
+        self.config = config
+        self.started = now
+        self.watchdog_interval_s = watchdog_interval_s
+        self.heartbeat_at = now
+        self.telemetry_at = (
+            now + config.telemetry.interval_s if config.telemetry.interval_s else None
+        )
+        self.watchdog_at = now
+        self.last_alarm_latency: float | None = None
+        self._alarm_t: dict[int, float] = {}  # seq -> monotonic time the alarm was decided
+
+    # ------------------------------------------------------------------ schedule
+
+    def heartbeat_due(self, now: float) -> bool:
+        if now < self.heartbeat_at:
+            return False
+        self.heartbeat_at = now + self.config.heartbeat.interval_s
+        return True
+
+    def telemetry_due(self, now: float) -> bool:
+        if self.telemetry_at is None or now < self.telemetry_at:
+            return False
+        self.telemetry_at = now + self.config.telemetry.interval_s
+        return True
+
+    def watchdog_due(self, now: float) -> bool:
+        """True when systemd wants a keep-alive now (at half its interval)."""
+        if now < self.watchdog_at:
+            return False
+        interval = self.watchdog_interval_s
+        self.watchdog_at = now + (interval / 2 if interval else WATCHDOG_IDLE_S)
+        return bool(interval)
+
+    def wake_at(self) -> float:
+        times = [self.heartbeat_at, self.watchdog_at]
+        if self.telemetry_at is not None:
+            times.append(self.telemetry_at)
+        return min(times)
+
+    # ------------------------------------------------------------------ latency budget
+
+    def alarm_committed(self, seq: int, decided_at: float) -> None:
+        self._alarm_t[seq] = decided_at
+
+    def delivered(self, seq: int, now: float) -> str | None:
+        """A first delivery reached the broker; the fault detail if it was a late alarm."""
+        decided = self._alarm_t.pop(seq, None)
+        if decided is None:
+            return None
+        latency = now - decided
+        self.last_alarm_latency = latency
+        budget = self.config.alerts.latency_budget_s
+        log.info("alarm_delivered", seq=seq, latency_s=round(latency, 4))
+        return messages.latency_exceeded(seq, latency, budget) if latency > budget else None
+
+    # ------------------------------------------------------------------ payloads
+
+    def heartbeat(
+        self, now: float, wall: float, sensors: SensorSet, store: StoreFigures, connected: bool
+    ) -> Heartbeat:
+        health = {}
+        for sensor_id, machine in sensors.machines.items():
+            sample = sensors.last.get(sensor_id)
+            health[sensor_id] = SensorHealth(
+                state=machine.state,
+                stage=machine.stage,
+                value=machine.value,
+                unit=sensors.configs[sensor_id].unit,
+                age_s=None if sample is None else round(now - sample.t, 3),
+            )
+        return Heartbeat(
+            ts=iso_ms(wall),
+            version=__version__,
+            uptime_s=round(now - self.started, 3),
+            interval_s=self.config.heartbeat.interval_s,
+            sensors=health,
+            outbox_depth=store.depth,
+            oldest_undelivered_age_s=store.oldest_undelivered_age_s,
+            last_seq=store.last_seq,
+            broker_connected=connected,
+            unacknowledged_alarms=store.unacknowledged_alarms,
+            storage_ok=store.ok,
+            storage_error=store.error,
+            cpu_temp_c=cpu_temperature(),
+            last_alarm_latency_s=self.last_alarm_latency,
+        )
+
+    @staticmethod
+    def readings(
+        last: Mapping[str, Sample], configs: Mapping[str, SensorConfig], wall_of: float
+    ) -> list[tuple[str, Reading]]:
+        """Telemetry: each sensor's last sample. ``wall_of``: wall minus monotonic now."""
+        return [
+            (
+                sensor_id,
+                Reading(
+                    ts=iso_ms(sample.t + wall_of),
+                    value=sample.value,
+                    unit=configs[sensor_id].unit,
+                    raw=sample.raw,
+                ),
+            )
+            for sensor_id, sample in last.items()
+            if sensor_id in configs
+        ]
+
+    @staticmethod
+    def status_line(beat: Heartbeat) -> str:
+        """systemd's STATUS= line, what ``systemctl status`` shows."""
+        states = ", ".join(f"{k}={v.state.value}" for k, v in beat.sensors.items())
+        return (
+            f"{'online' if beat.broker_connected else 'OFFLINE'}; seq {beat.last_seq}; "
+            f"outbox {beat.outbox_depth}; {states}"
+        )[:200]

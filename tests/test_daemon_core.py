@@ -1,0 +1,193 @@
+"""The daemon's core without a broker or threads: a fake clock, a recorded publisher, a
+real store and real mock pins, driven by ``step``. Each deadline a collaborator names
+wakes the loop at exactly that time."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from factories import smoke_config
+from gpiozero.pins.mock import MockFactory
+from harness import Core
+
+from edge.clock import FakeClock
+from edge.daemon.courier import FLUSH_MARKS_S
+from edge.daemon.sensor_set import SENSOR_RETRY_S
+
+STATE = "siaga/v1/lapas/pi-a/state/smoke-1"
+ACK = "siaga/v1/lapas/pi-a/ack"
+ACKED = "siaga/v1/lapas/pi-a/acked"
+DRILL = {
+    "name": "api",
+    "scenario": {"duration_s": 1.0, "step": [{"at_s": 0.0, "sensor": "smoke-1", "value": 1.0}]},
+}
+
+
+def config(tmp_path: Path, **overrides: Any) -> Any:
+    immediate = {
+        "id": "smoke-1",
+        "kind": "smoke",
+        "name": "Dapur",
+        "location": "Blok A",
+        "input": {"type": "digital", "pin": "GPIO17", "active_low": True},
+        "delay_on_s": 0.0,
+        "delay_off_s": 0.0,
+    }
+    settings: dict[str, Any] = {"sensors": [immediate], "heartbeat__interval_s": 30.0}
+    return smoke_config("mqtt://127.0.0.1:1", tmp_path / "outbox.sqlite3", **settings | overrides)
+
+
+@pytest.fixture
+def core(tmp_path: Path, mock_factory: MockFactory) -> Iterator[Core]:
+    c = Core(config(tmp_path), mock_factory)
+    c.connect()
+    c.puback_all()
+    c.step(FLUSH_MARKS_S)
+    yield c
+    c.stop()
+
+
+def alarm_then_clear(core: Core) -> None:
+    pin = core.factory.pin("GPIO17")
+    pin.drive_low()
+    core.step()
+    pin.drive_high()
+    core.step()
+
+
+def retained(core: Core) -> list[dict[str, Any]]:
+    return [p.json() for p in core.link.on("/state/smoke-1")]
+
+
+def test_startup_events_wait_in_the_store_until_the_link_is_up(
+    tmp_path: Path, mock_factory: MockFactory
+) -> None:
+    c = Core(config(tmp_path), mock_factory)
+    c.step(5.0)
+    assert c.link.events() == []
+    c.connect()
+    assert [e["state"] for e in c.link.events()] == ["starting", "normal"]
+    c.stop()
+
+
+def test_a_first_delivery_is_marked_delivered_only_when_its_mark_is_due(core: Core) -> None:
+    core.factory.pin("GPIO17").drive_low()
+    core.step()
+    alarm = core.link.on("/events")[-1]
+    core.puback(alarm)
+    assert core.daemon.outbox.depth() == 1  # the PUBACK is in, its mark is still pending
+    core.step(FLUSH_MARKS_S)
+    assert core.daemon.outbox.depth() == 0
+
+
+def test_an_unacknowledged_alarm_repeats_at_repeat_s_and_stops_at_the_ack(
+    tmp_path: Path, mock_factory: MockFactory
+) -> None:
+    clock = FakeClock()
+    c = Core(config(tmp_path, alerts__repeat_s=60.0), mock_factory, clock)
+    c.connect()
+    c.factory.pin("GPIO17").drive_low()
+    c.step()
+    c.puback_all()
+    alarm = c.link.events()[-1]
+    c.step(59.0)
+    assert [e["seq"] for e in c.link.events()].count(alarm["seq"]) == 1
+    c.step(2.0)
+    repeats = [p for p in c.link.on("/events") if p.json()["seq"] == alarm["seq"]]
+    assert len(repeats) == 2 and repeats[1].user == {"sent": "repeat", "ack": "open"}
+    c.inbound(ACK, json.dumps({"event_id": alarm["id"], "by": "Bripka Sari"}))
+    c.puback_all()
+    c.step(120.0)
+    assert len([p for p in c.link.on("/events") if p.json()["seq"] == alarm["seq"]]) == 2
+    c.stop()
+
+
+def test_every_ack_gets_a_receipt_saying_whether_the_device_took_it(core: Core) -> None:
+    core.factory.pin("GPIO17").drive_low()
+    core.step()
+    alarm = core.link.events()[-1]
+    core.inbound(ACK, json.dumps({"event_id": alarm["id"], "by": "Sari"}))
+    core.inbound(ACK, json.dumps({"event_id": alarm["id"], "by": "Budi"}))
+    core.inbound(ACK, json.dumps({"event_id": "no-such-event", "by": "Sari"}))
+    core.inbound(ACK, json.dumps({"event_id": alarm["id"], "by": "Sari", "extra": 1}))
+    core.inbound(ACK, json.dumps({"event_id": alarm["id"], "by": "Sari"}), retained=True)
+    receipts = [
+        (r["by"], r["accepted"], r["reason"]) for r in map(json.loads, payloads(core, ACKED))
+    ]
+    assert receipts[0] == ("Sari", True, None)
+    assert receipts[1] == ("Budi", True, "already acknowledged")
+    assert receipts[2] == ("Sari", False, "unknown event")
+    assert receipts[3][1] is False and "extra" in (receipts[3][2] or "")
+    assert receipts[4][1] is False and "retained" in (receipts[4][2] or "")
+    assert all(p.qos == 1 and not p.retain for p in core.link.on("/acked"))
+
+
+def payloads(core: Core, topic: str) -> list[bytes]:
+    return [p.payload for p in core.link.sent if p.topic == topic]
+
+
+def test_a_sensor_whose_pins_cannot_be_opened_is_tried_again_at_its_retry_time(
+    tmp_path: Path, mock_factory: MockFactory
+) -> None:
+    from gpiozero import DigitalInputDevice
+
+    holder = DigitalInputDevice("GPIO17", pin_factory=mock_factory)
+    c = Core(config(tmp_path), mock_factory)
+    c.connect()
+    assert c.link.events()[-1]["state"] == "fault"
+    assert c.daemon.sleep_for(c.clock.monotonic()) <= SENSOR_RETRY_S
+    holder.close()
+    c.step(SENSOR_RETRY_S)
+    assert "smoke-1" in c.daemon.sensors.adapters
+    c.stop()
+
+
+# ---------------------------------------------------------------------- drills never real
+
+
+def test_a_drill_never_becomes_the_retained_state_after_a_lost_state_puback(core: Core) -> None:
+    """Regression: a real clear whose retained-state PUBACK was lost, then a drill; the
+    overdue re-publish must show the real clear, not the drill's alarm."""
+    alarm_then_clear(core)
+    states = core.link.on("/state/smoke-1")
+    core.puback(*[p for p in core.link.on("/events") if p.mid not in core._answered])
+    core._answered |= {p.mid for p in core.link.sent}
+    assert states[-1].json()["state"] == "normal"  # its PUBACK never comes
+    core.daemon.drill_start(DRILL, "test")
+    core.step(1.5)
+    assert any(e["drill"] and e["state"] == "alarm" for e in core.link.events())
+    core.step(31.0)
+    again = core.link.on("/state/smoke-1")[len(states) :]
+    assert again, "the overdue retained state was not published again"
+    assert all(p.json()["state"] == "normal" and not p.json()["drill"] for p in again)
+
+
+def test_the_first_event_after_a_restart_names_the_real_previous_state_not_a_drills(
+    tmp_path: Path, mock_factory: MockFactory
+) -> None:
+    c = Core(config(tmp_path), mock_factory)
+    c.connect()
+    c.puback_all()
+    c.daemon.drill_start(DRILL, "test")
+    c.step(1.5)
+    assert any(e["drill"] and e["state"] == "alarm" for e in c.link.events())
+    c.stop()
+    mock_factory.reset()
+    again = Core(config(tmp_path), mock_factory)
+    again.connect()
+    starting = [e for e in again.link.events() if e["reason"] == "startup"][0]
+    assert starting["state"] == "starting" and starting["previous"] == "normal"
+    assert all(not p.json()["drill"] for p in again.link.on("/state/smoke-1"))
+    again.stop()
+
+
+def test_a_walk_of_time_wakes_the_loop_for_the_heartbeat_and_nothing_else(core: Core) -> None:
+    beats = len(core.link.on("/heartbeat"))
+    now = core.clock.monotonic()
+    assert core.daemon.sleep_for(now) <= 1.0  # never longer than the idle wake
+    core.step(30.0)
+    assert len(core.link.on("/heartbeat")) == beats + 1
