@@ -179,7 +179,7 @@ def test_the_first_event_after_a_restart_names_the_real_previous_state_not_a_dri
     mock_factory.reset()
     again = Core(config(tmp_path), mock_factory)
     again.connect()
-    starting = [e for e in again.link.events() if e["reason"] == "startup"][0]
+    starting = next(e for e in again.link.events() if e["reason"] == "startup")
     assert starting["state"] == "starting" and starting["previous"] == "normal"
     assert all(not p.json()["drill"] for p in again.link.on("/state/smoke-1"))
     again.stop()
