@@ -367,6 +367,7 @@ def sensor_reading(
         "sensor": cfg.id,
         "name": cfg.name,
         "kind": cfg.kind.value,
+        "hazard": cfg.hazard.value,
         "input": inp.type,
         "enabled": cfg.enabled,
         "raw": None if sample is None else sample.raw,

@@ -313,6 +313,7 @@ def readings_table(rows: list[dict[str, Any]], label: str) -> Table:
         expand=False,
     )
     table.add_column("sensor", no_wrap=True)
+    table.add_column("hazard", no_wrap=True)
     table.add_column("input", no_wrap=True)
     table.add_column("raw", justify="right", no_wrap=True)
     table.add_column("value", justify="right", no_wrap=True)
@@ -328,6 +329,7 @@ def readings_table(rows: list[dict[str, Any]], label: str) -> Table:
         late = age is not None and period is not None and age > 3 * period + 0.5
         table.add_row(
             Text(row["sensor"], style="bold"),
+            escape(str(row.get("hazard") or "")),
             row["input"],
             _number(row.get("raw"), SHOWN_RAW_UNIT.get(row.get("raw_unit", ""), "")),
             _number(row.get("value"), row.get("unit", "")),
