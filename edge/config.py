@@ -343,6 +343,12 @@ class Pulses(Strict):
         return self
 
 
+# Long enough that isolated outliers never fault (at 2 Hz a fault needs 7 bad samples in
+# a row: an echo off debris or one noisy read cannot do that), short enough that a cut
+# loop is a fault well inside 10 s at any sample rate of 1 Hz or more.
+DEFAULT_VERIFY_S = 3.0
+
+
 class Fault(Strict):
     no_data_s: float | None = Field(default=None, gt=0, description="No valid sample this long")
     min: float | None = None
@@ -350,6 +356,13 @@ class Fault(Strict):
     stuck_s: float | None = Field(default=None, gt=0, description="Identical readings this long")
     chatter_per_s: float | None = Field(
         default=None, gt=0, description="More edges than this per second on a contact"
+    )
+    verify_s: float = Field(
+        default=DEFAULT_VERIFY_S,
+        ge=0,
+        le=60,
+        description="Out-of-range (or a cut/shorted loop) must hold this long to be a fault; "
+        "such a fault clears after twice this long clean",
     )
 
     @model_validator(mode="after")

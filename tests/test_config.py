@@ -180,7 +180,7 @@ MISTAKES = [
     ("not TOML", lambda t: t + "\n[[sensors]\n", "not valid TOML"),
     (
         "fault min above max",
-        lambda t: replace(t, "min = 0.0, max = 2.5", "min = 3.0, max = 2.5"),
+        lambda t: replace(t, "min = -0.10, max = 2.5", "min = 3.0, max = 2.5"),
         "sensors[2](air-selokan).fault.max",
     ),
     (

@@ -76,6 +76,7 @@ def supervision_for(cfg: SensorConfig) -> SupervisionRules:
         stuck_s=f.stuck_s if sampled else None,
         chatter_per_s=chatter,
         recover_s=cfg.delay_off_s,
+        verify_s=f.verify_s,
     )
 
 

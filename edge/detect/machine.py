@@ -9,9 +9,12 @@ Rules (the whole contract of a sensor's published state):
    normal state (below every threshold, or in a stage whose state is normal) establishes
    it at once (reason ``startup``); a worse reading must first hold for ``delay_on_s``,
    like any escalation. It is never reported ``normal`` before.
-4. Supervision comes first. When a check fails (``no_data``, ``out_of_range``,
-   ``stuck``, ``chatter``) the sensor is ``fault`` at that instant, whatever its level.
-   Invalid samples never reach the classifier. An input that cannot be read at all
+4. Supervision comes first. When a check fails (``no_data``, ``stuck``, ``chatter``;
+   ``out_of_range``, ``open_circuit``, ``short_circuit`` once verified over
+   ``fault.verify_s``, see :mod:`edge.detect.supervision`) the sensor is ``fault`` at
+   that instant, whatever its level. Invalid samples never reach the classifier, and
+   while bad samples await verification no delay completes on time alone (it completes
+   at the next valid sample, if the level still holds). An input that cannot be read at all
    (:meth:`SensorMachine.lost`) is ``fault`` (``no_data``) at once.
 5. A sensor leaves ``fault`` only after valid data has flowed continuously for its
    ``delay_off_s`` (a fault that is ``stuck`` and nothing else: at the first reading that
@@ -252,7 +255,9 @@ class SensorMachine:
             self._debouncer is None
             or raw is None
             or self._supervisor.fault is not None
+            or self._supervisor.suspect
             or self.rules.chatter_per_s is not None
+            or self.rules.sample_check is not None
         ):
             return False, 0.0, 0
         due = self.deadline()
@@ -267,7 +272,8 @@ class SensorMachine:
         self._supervisor.check(t)
         if self.raw_level is not None:
             self.raw_level = self.classifier.idle(t)
-        if self._supervisor.fault is None:
+        sup = self._supervisor
+        if sup.fault is None and not sup.suspect:
             self._debounce(t)  # during a fault only fresh valid samples count (rule 5)
         return self._settle(t)
 

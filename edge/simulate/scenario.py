@@ -267,7 +267,8 @@ def idle_value(sensor: SensorConfig) -> float:
     (an empty drain, clean air, a foundation at rest), but kept IDLE_MARGIN of full scale
     inside ``fault.min..max``: a reading exactly on a fault limit would flicker into
     ``out_of_range`` with the least noise (the simulated HC-SR04 reads a few cm low), and
-    an untouched sensor must not start in fault. So the example drain idles at 5 cm.
+    an untouched sensor must not start in fault. So the example drain (``fault.min`` -0.10 m)
+    idles at 0, empty.
     """
     if isinstance(sensor.input, DigitalInput | PulseInput):
         return 0.0
