@@ -30,6 +30,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from edge.detect.eol import Loop
 from edge.payloads import Hazard
 from edge.usererror import UserInputError
 
@@ -245,11 +246,31 @@ class DigitalInput(Strict):
     active_low: bool = Field(
         default=False, description="Contact closes to ground (the internal pull-up is used)"
     )
+    normally_closed: bool = Field(
+        default=False,
+        description="Normally-closed contact to ground that opens on alarm (the pull-up is "
+        "used): a cut wire reads as an alarm, never as silence",
+    )
     bounce_s: float = Field(
         default=0.0, ge=0, le=1.0, description="Contact bounce filter, applied on timestamps"
     )
 
     _pin = field_validator("pin", mode="before")(normalise_pin)
+
+    @model_validator(mode="after")
+    def _one_wiring(self) -> DigitalInput:
+        if self.normally_closed and self.active_low:
+            raise FieldProblemError(
+                "active_low",
+                "normally_closed already uses the pull-up and reads the closed contact as "
+                "normal; leave active_low out",
+            )
+        return self
+
+    @property
+    def pull_up(self) -> bool:
+        """Whether the pin's internal pull-up is on (a contact to ground)."""
+        return self.active_low or self.normally_closed
 
 
 class PulseInput(Strict):
@@ -260,10 +281,42 @@ class PulseInput(Strict):
     _pin = field_validator("pin", mode="before")(normalise_pin)
 
 
-class Mcp3008Input(Strict):
-    type: Literal["mcp3008"]
+class AdcChannel(Strict):
+    """One channel of an MCP3008 on SPI0: what analog and supervised inputs share."""
+
     channel: int = Field(ge=0, le=7)
     select: int = Field(default=0, ge=0, le=1, description="SPI0 chip select: 0 = CE0, 1 = CE1")
+
+
+class Mcp3008Input(AdcChannel):
+    type: Literal["mcp3008"]
+
+
+class EolInput(AdcChannel):
+    """A supervised contact loop with an end-of-line resistor, read through the MCP3008
+    (docs/detection.md, "Supervised loops"): normal, alarm, cut and short are told apart."""
+
+    type: Literal["eol"]
+    eol_ohm: float = Field(gt=0, le=1e6, description="End-of-line resistor at the loop's far end")
+    alarm_ohm: float = Field(
+        gt=0, le=1e6, description="Alarm resistor in series with each detector's contact"
+    )
+    pullup_ohm: float = Field(
+        default=4700.0, gt=0, le=1e6, description="From the ADC channel to the MCP3008's VREF"
+    )
+    tolerance: float = Field(
+        default=0.10, ge=0.01, le=0.25, description="Band around each resistance (0.10 = ±10 %)"
+    )
+
+    @model_validator(mode="after")
+    def _bands(self) -> EolInput:
+        for field, reason in self.loop.problems():
+            raise FieldProblemError(field, reason)
+        return self
+
+    @property
+    def loop(self) -> Loop:
+        return Loop(self.eol_ohm, self.alarm_ohm, self.pullup_ohm, self.tolerance)
 
 
 class Hcsr04Input(Strict):
@@ -279,7 +332,8 @@ class Hcsr04Input(Strict):
 
 
 SensorInput = Annotated[
-    DigitalInput | PulseInput | Mcp3008Input | Hcsr04Input, Field(discriminator="type")
+    DigitalInput | PulseInput | Mcp3008Input | EolInput | Hcsr04Input,
+    Field(discriminator="type"),
 ]
 
 
@@ -431,12 +485,25 @@ class SensorConfig(Strict):
         if self.hazard is Hazard.DEVICE:
             raise FieldProblemError("hazard", "hazard 'device' is for the device's own events")
         kind, inp = self.kind, self.input
-        if isinstance(inp, DigitalInput | PulseInput):
+        if isinstance(inp, DigitalInput | PulseInput | EolInput):
+            article = "an" if isinstance(inp, EolInput) else "a"
             for name in ("warning", "alarm", "calibration", "sta_lta", "rate_alarm_per_min"):
                 if getattr(self, name) is not None:
-                    raise FieldProblemError(name, f"{name} does not apply to a {inp.type} input")
+                    raise FieldProblemError(
+                        name, f"{name} does not apply to {article} {inp.type} input"
+                    )
             if self.stages:
-                raise FieldProblemError("stages", f"stages do not apply to a {inp.type} input")
+                raise FieldProblemError(
+                    "stages", f"stages do not apply to {article} {inp.type} input"
+                )
+        if isinstance(inp, EolInput):
+            for name in ("min", "max", "stuck_s"):
+                if getattr(self.fault, name) is not None:
+                    raise FieldProblemError(
+                        f"fault.{name}",
+                        f"fault.{name} does not apply to an eol input: its resistance bands "
+                        "supervise it (a loop at rest reads the same all day)",
+                    )
         if isinstance(inp, PulseInput):
             if kind is not Kind.VIBRATION:
                 raise FieldProblemError(
@@ -604,7 +671,7 @@ class SiagaConfig(BaseSettings):
                     where(i, "id"), f"{s.id!r} is also the id of sensors[{ids[s.id]}]"
                 )
             ids[s.id] = i
-            if isinstance(s.input, Mcp3008Input):
+            if isinstance(s.input, AdcChannel):
                 key = (s.input.select, s.input.channel)
                 if key in channels:
                     raise FieldProblemError(
@@ -616,7 +683,7 @@ class SiagaConfig(BaseSettings):
         # pin -> (where it is claimed, by the shared SPI bus)
         owners: dict[str, tuple[str, bool]] = {}
         claims = [
-            (where(i, field), pin, isinstance(s.input, Mcp3008Input))
+            (where(i, field), pin, isinstance(s.input, AdcChannel))
             for i, s in enumerate(self.sensors)
             for field, pin in s.pins
         ]
@@ -776,6 +843,7 @@ def field_path(loc: tuple[int | str, ...], data: dict[str, Any]) -> str:
                 "digital",
                 "pulse",
                 "mcp3008",
+                "eol",
                 "hcsr04",
             }
         ):

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from edge import logs
-from edge.config import DigitalInput, PulseInput, SensorConfig
+from edge.config import DigitalInput, EolInput, PulseInput, SensorConfig
 from edge.detect.machine import SensorMachine
 from edge.sensors.base import Sample
 
@@ -326,7 +326,14 @@ class ControlService:
 # ---------------------------------------------------------------- readings
 
 
-RAW_UNIT = {"digital": "level", "pulse": "pulse", "mcp3008": "fraction", "hcsr04": "m"}
+RAW_UNIT = {
+    "digital": "level",
+    "pulse": "pulse",
+    "mcp3008": "fraction",
+    "eol": "fraction",
+    "hcsr04": "m",
+}
+LOOP_UNIT = "Ω"
 
 
 def thresholds_text(cfg: SensorConfig) -> str:
@@ -334,7 +341,14 @@ def thresholds_text(cfg: SensorConfig) -> str:
     unit = f" {cfg.unit}" if cfg.unit else ""
     inp = cfg.input
     if isinstance(inp, DigitalInput):
-        return "contact closed = alarm"
+        return "contact open = alarm (NC)" if inp.normally_closed else "contact closed = alarm"
+    if isinstance(inp, EolInput):
+        bands = {b.state.value: b for b in inp.loop.bands()}
+        normal, alarm = bands["normal"], bands["alarm"]
+        return (
+            f"loop normal {normal.low_ohm:.0f}-{normal.high_ohm:.0f} Ω, "
+            f"alarm {alarm.low_ohm:.0f}-{alarm.high_ohm:.0f} Ω"
+        )
     if isinstance(inp, PulseInput):
         assert cfg.pulses is not None
         p = cfg.pulses
@@ -373,7 +387,7 @@ def sensor_reading(
         "raw": None if sample is None else sample.raw,
         "raw_unit": RAW_UNIT[inp.type],
         "value": None if sample is None else sample.value,
-        "unit": cfg.unit,
+        "unit": cfg.unit or (LOOP_UNIT if isinstance(inp, EolInput) else ""),
         "state": None if machine is None else machine.state.value,
         "stage": None if machine is None else machine.stage,
         "warning": cfg.warning,

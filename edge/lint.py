@@ -33,8 +33,10 @@ from edge.config import (
     ENV_PREFIX,
     SPI0_BUS,
     SPI0_SELECT,
+    AdcChannel,
     DigitalInput,
     Direction,
+    EolInput,
     Hcsr04Input,
     Kind,
     Mcp3008Input,
@@ -61,7 +63,7 @@ def lint(config: SiagaConfig, state: dict[str, Any] | None = None) -> list[LintW
     if state is None:
         state = load_state(state_path(config))
     out: list[LintWarning] = []
-    uses_adc = any(isinstance(s.input, Mcp3008Input) for s in config.sensors)
+    uses_adc = any(isinstance(s.input, AdcChannel) for s in config.sensors)
     for i, sensor in enumerate(config.sensors):
         where = f"sensors[{i}]({sensor.id})"
         out += _noise(sensor, where, state)
@@ -73,7 +75,7 @@ def lint(config: SiagaConfig, state: dict[str, Any] | None = None) -> list[LintW
 
 def _noise(sensor: SensorConfig, where: str, state: dict[str, Any]) -> list[LintWarning]:
     raw = recorded_stats(state, sensor.id)
-    if raw is None or isinstance(sensor.input, DigitalInput | PulseInput):
+    if raw is None or isinstance(sensor.input, DigitalInput | PulseInput | EolInput):
         return []
     suggestion = suggest(sensor, value_stats(sensor, raw))
     return [
@@ -111,7 +113,7 @@ def _verification(sensor: SensorConfig, where: str) -> list[LintWarning]:
 
 def _pins(sensor: SensorConfig, where: str, uses_adc: bool) -> list[LintWarning]:
     inp = sensor.input
-    if isinstance(inp, Mcp3008Input):
+    if isinstance(inp, AdcChannel):
         return []
     spi0 = {*SPI0_BUS, *SPI0_SELECT.values()}
     out = []

@@ -71,6 +71,7 @@ from edge.commands.readings import LocalSensors
 from edge.config import (
     ConfigError,
     DigitalInput,
+    EolInput,
     Hcsr04Input,
     PulseInput,
     SensorConfig,
@@ -118,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     except KeyError as exc:
         err.print(f"siaga-edge calibrate: {exc.args[0]}", markup=False)
         return EXIT_USAGE
-    if isinstance(cfg.input, DigitalInput | PulseInput):
+    if isinstance(cfg.input, DigitalInput | PulseInput | EolInput):
         err.print(
             f"siaga-edge calibrate: {cfg.id} is a {cfg.input.type} input: it has no analog "
             "value to calibrate (check it with `siaga-edge readings`)"

@@ -3,8 +3,9 @@
 A sensor that cannot be trusted must never look ``normal``: silence from an unplugged
 HC-SR04 is not "no flood". Each check names its fault reason:
 
-- ``no_data``: no valid sample for ``no_data_s`` (counted from start, so a sensor that
-  never answers is caught too);
+- ``no_data``: no reading for ``no_data_s`` (counted from start, so a sensor that never
+  answers is caught too); a reading a sample-level check refuses is still a reading: a
+  cut loop that keeps reading open is ``open_circuit``, not silence;
 - ``out_of_range``: a sample outside ``[min, max]``, or not a finite number (it is not
   passed on);
 - ``stuck``: the exact same value for ``stuck_s`` (a frozen ADC or a dead amplifier);
@@ -87,6 +88,7 @@ class Supervisor:
     __slots__ = (
         "_edges",
         "_healthy_since",
+        "_last_read",
         "_last_valid",
         "_last_value",
         "_max_edges",
@@ -108,6 +110,7 @@ class Supervisor:
         self.failures = 0
         """How many times a check has failed; a change means continuity was broken."""
         self._last_valid = t0
+        self._last_read = t0
         self._healthy_since: float | None = t0
         self._stuck_value: float | None = None
         self._stuck_since = t0
@@ -148,6 +151,7 @@ class Supervisor:
             return False
         reason = self.problem(value)
         if reason is not None:
+            self._last_read = t
             if self.fault is not None:
                 self._raise(reason, value)  # during a fault: the clean run starts again
                 return False
@@ -159,7 +163,7 @@ class Supervisor:
                 self.check(t)
             return False
         self._suspect_since = None
-        self._last_valid = t
+        self._last_valid = self._last_read = t
         if value != self._stuck_value:
             self._stuck_value, self._stuck_since = value, t
             if self.fault is Reason.STUCK and self._only_stuck:
@@ -184,7 +188,7 @@ class Supervisor:
         The fast path of :meth:`SensorMachine.sample_many`: what :meth:`sample` does for
         such a sample when no fault is raised and no edge is counted.
         """
-        self._last_valid = t
+        self._last_valid = self._last_read = t
         self._suspect_since = None
         if value != self._stuck_value:
             self._stuck_value = value
@@ -195,7 +199,7 @@ class Supervisor:
     def check(self, t: float) -> None:
         """Re-evaluate the time-based checks at ``t``; raise or clear the fault."""
         r = self.rules
-        if r.no_data_s is not None and self._last_valid + r.no_data_s <= t:
+        if r.no_data_s is not None and self._last_read + r.no_data_s <= t:
             self._raise(Reason.NO_DATA, None)
             return
         if (
@@ -224,7 +228,7 @@ class Supervisor:
         r = self.rules
         times = []
         if r.no_data_s is not None:
-            times.append(self._last_valid + r.no_data_s)
+            times.append(self._last_read + r.no_data_s)
         if r.stuck_s is not None and self._stuck_value is not None:
             times.append(self._stuck_since + r.stuck_s)
         if self._edges:
