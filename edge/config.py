@@ -208,6 +208,13 @@ class GpioConfig(Strict):
 class OutputsConfig(Strict):
     siren_pin: Pin | None = None
     status_led_pin: Pin | None = None
+    siren_active_low: bool = Field(
+        default=False,
+        description="The siren's relay board switches on when its input is LOW (many do)",
+    )
+    status_led_active_low: bool = Field(
+        default=False, description="The status LED is on when its pin is LOW (LED to 3.3 V)"
+    )
 
     _pins = field_validator("siren_pin", "status_led_pin", mode="before")(
         lambda v: None if v is None else normalise_pin(v)
