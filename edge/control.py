@@ -14,7 +14,9 @@ Protocol: newline-delimited JSON, one request then one answer, several per conne
     <- {"ok": false, "error": "a drill is already running (kebakaran.toml)"}
 
 Operations: ``ping``, ``readings``, ``drill_start`` / ``drill_status`` / ``drill_stop``,
-``tap_start`` / ``tap_read`` / ``tap_stop`` (a sensor's raw samples for ``calibrate``).
+``tap_start`` / ``tap_read`` / ``tap_stop`` (a sensor's raw samples for ``calibrate``),
+``walk_test_start`` / ``walk_test_stop`` / ``walk_test_status`` and ``siren_test`` (for
+``siaga-edge test``; answered by a daemon that implements :class:`TestOps`).
 The answering is done here, on the server's threads; every look at or change of daemon
 state runs on the daemon's core thread (:meth:`DaemonOps.call`).
 """
@@ -31,12 +33,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from edge import logs
 from edge.config import DigitalInput, EolInput, PulseInput, SensorConfig
 from edge.detect.machine import SensorMachine
 from edge.sensors.base import Sample
+from edge.walktest import WalkTestError
 
 log = logs.get("control")
 
@@ -296,11 +299,52 @@ class DaemonOps(Protocol):
     def tap(self, sensor: str, action: str) -> list[list[float | None]]: ...
 
 
+@runtime_checkable
+class TestOps(Protocol):
+    """What ``siaga-edge test`` needs of the daemon; each runs on its core thread.
+
+    ``walk_test_start(sensors, minutes, who)``: ``sensors`` are ids or ``["all"]``;
+    answers ``{"sensors": [...], "minutes": m, "remaining_s": s}``; refuses (raise
+    ControlError, or WalkTestError) unknown sensors or a duration beyond the bound.
+    ``walk_test_stop(sensors, who)``: ``None`` ends every test; answers ``{"sensors"}``.
+    ``walk_test_status()``: ``{"sensors": WalkTest.status(now)}``.
+    ``siren_test(seconds, who)``: sound the siren and blink the LED for ``seconds``;
+    answers ``{"seconds": s}`` (ControlError when the site has no siren or LED).
+    """
+
+    def walk_test_start(self, sensors: list[str], minutes: float, who: str) -> dict[str, Any]: ...
+
+    def walk_test_stop(self, sensors: list[str] | None, who: str) -> dict[str, Any]: ...
+
+    def walk_test_status(self) -> dict[str, Any]: ...
+
+    def siren_test(self, seconds: float, who: str) -> dict[str, Any]: ...
+
+
+def _names(request: Request) -> list[str]:
+    value = request.get("sensors", [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ControlError("sensors is a list of sensor ids")
+    return list(value)
+
+
+def _positive(request: Request, field: str) -> float:
+    value = request.get(field)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ControlError(f"{field} is a positive number")
+    return float(value)
+
+
 class ControlService:
     """Turns requests into calls on the daemon's core thread."""
 
     def __init__(self, daemon: DaemonOps) -> None:
         self.daemon = daemon
+
+    def _tests(self) -> TestOps:
+        if not isinstance(self.daemon, TestOps):
+            raise ControlError("this daemon does not support walk or siren tests")
+        return self.daemon
 
     def __call__(self, request: Request, peer: Peer) -> Answer:
         op = request.get("op")
@@ -316,11 +360,29 @@ class ControlService:
             return d.call(lambda: d.drill_status(since))
         if op == "drill_stop":
             return d.call(lambda: d.drill_stop(str(peer)))
+        if op in ("walk_test_start", "walk_test_stop", "walk_test_status", "siren_test"):
+            try:
+                return self._test_op(op, request, str(peer))
+            except WalkTestError as exc:  # a refusal meant for the technician
+                raise ControlError(str(exc)) from None
         if op in ("tap_start", "tap_read", "tap_stop"):
             sensor = str(request.get("sensor", ""))
             action = op.removeprefix("tap_")
             return {"samples": d.call(lambda: d.tap(sensor, action))}
         raise ControlError(f"unknown op {op!r}")
+
+    def _test_op(self, op: str, request: Request, who: str) -> Answer:
+        d, tests = self.daemon, self._tests()
+        if op == "walk_test_start":
+            sensors, minutes = _names(request), _positive(request, "minutes")
+            return d.call(lambda: tests.walk_test_start(sensors, minutes, who))
+        if op == "walk_test_stop":
+            sensors = _names(request)
+            return d.call(lambda: tests.walk_test_stop(sensors or None, who))
+        if op == "walk_test_status":
+            return d.call(tests.walk_test_status)
+        seconds = _positive(request, "seconds")
+        return d.call(lambda: tests.siren_test(seconds, who))
 
 
 # ---------------------------------------------------------------- readings
