@@ -216,7 +216,8 @@ def test_calibrate_never_writes_an_invalid_config(tmp_path: Path) -> None:
     config_file = write_config(tmp_path)
     staged = config_file.read_text().replace(
         "warning = 300.0                  # ppm\nalarm = 600.0\n",
-        'stages = [{ name = "Siaga", level = 300.0, state = "warning" }]\n',
+        'stages = [{ name = "Siaga", level = 300.0, state = "warning" }, '
+        '{ name = "Awas", level = 600.0, state = "alarm" }]\n',
     )
     config_file.write_text(staged)
     cfg = load_config(config_file).sensor("gas-1")

@@ -64,6 +64,7 @@ SENSORS: dict[str, SensorConfig] = {
     "mq2": sensor(
         kind="smoke",
         input={"type": "mcp3008", "channel": 1},
+        calibration={"raw": [0.0, 1.0], "value": [0.0, 2.5]},
         warning=0.8,
         alarm=1.2,
         hysteresis=0.1,

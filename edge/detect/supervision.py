@@ -157,7 +157,7 @@ class Supervisor:
                 return False
             if self._suspect_since is None:
                 self._suspect_since = t
-            if t - self._suspect_since >= self.rules.verify_s:
+            if self._suspect_since + self.rules.verify_s <= t:
                 self._raise(reason, value)
             else:
                 self.check(t)
