@@ -37,6 +37,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from edge import logs
 from edge.config import DigitalInput, EolInput, PulseInput, SensorConfig
+from edge.detect.classify import PulseDensity
 from edge.detect.machine import SensorMachine
 from edge.sensors.base import Sample
 from edge.walktest import WalkTestError
@@ -457,4 +458,22 @@ def sensor_reading(
         "thresholds": thresholds_text(cfg),
         "age_s": None if sample is None else round(max(0.0, now - sample.t), 3),
         "sample_hz": None if isinstance(inp, DigitalInput | PulseInput) else cfg.sample_hz,
+        **_health(cfg, machine, now),
     }
+
+
+def _health(cfg: SensorConfig, machine: SensorMachine | None, now: float) -> dict[str, Any]:
+    """What detection makes of the input: why it is in fault, how old the last *good*
+    sample is (a failing sensor keeps sampling), a pulse input's count in its window."""
+    if machine is None:
+        return {"reason": None, "good_age_s": None}
+    good = machine.last_good_t
+    out: dict[str, Any] = {
+        "reason": machine.reason.value,
+        "good_age_s": None if good is None else round(max(0.0, now - good), 3),
+    }
+    classifier = machine.classifier
+    if isinstance(classifier, PulseDensity):
+        out["pulses"] = classifier.window.count_at(now)
+        out["window_s"] = classifier.window.window_s
+    return out

@@ -82,6 +82,8 @@ class SensorMachine:
         self.enabled = enabled
         self.state = State.STARTING
         self.stage: str | None = None
+        self.reason = Reason.STARTUP
+        """The reason of the last published transition (a fault's: why it is one)."""
         self.value: float | None = None
         self.raw_level: Level | None = None
         self.last_sample_t: float | None = None
@@ -201,6 +203,12 @@ class SensorMachine:
             if x is not None and x > now and (best is None or x < best):
                 best = x
         return best
+
+    @property
+    def last_good_t(self) -> float | None:
+        """When the last valid sample was taken (None before any): an HC-SR04 that hears
+        no echo keeps sampling, but this stops moving."""
+        return self._supervisor.last_good
 
     def pending_change(self) -> tuple[float, State, str | None] | None:
         """When and to what the shown level changes if the input stays as it is, if at all.
@@ -324,7 +332,7 @@ class SensorMachine:
                 self._debouncer.interrupt()
         if state is self.state and stage == self.stage:
             return []
-        self.state, self.stage = state, stage
+        self.state, self.stage, self.reason = state, stage, reason
         return [
             Transition(
                 t,

@@ -100,6 +100,7 @@ class Supervisor:
         "failures",
         "fault",
         "fault_value",
+        "last_good",
         "rules",
     )
 
@@ -111,6 +112,8 @@ class Supervisor:
         """How many times a check has failed; a change means continuity was broken."""
         self._last_valid = t0
         self._last_read = t0
+        self.last_good: float | None = None
+        """When the last valid sample came; None before any."""
         self._healthy_since: float | None = t0
         self._stuck_value: float | None = None
         self._stuck_since = t0
@@ -164,6 +167,7 @@ class Supervisor:
             return False
         self._suspect_since = None
         self._last_valid = self._last_read = t
+        self.last_good = t
         if value != self._stuck_value:
             self._stuck_value, self._stuck_since = value, t
             if self.fault is Reason.STUCK and self._only_stuck:
@@ -188,7 +192,7 @@ class Supervisor:
         The fast path of :meth:`SensorMachine.sample_many`: what :meth:`sample` does for
         such a sample when no fault is raised and no edge is counted.
         """
-        self._last_valid = self._last_read = t
+        self._last_valid = self._last_read = self.last_good = t
         self._suspect_since = None
         if value != self._stuck_value:
             self._stuck_value = value
