@@ -50,6 +50,25 @@ def test_the_shipped_example_keeps_every_name_of_the_spec_example() -> None:
     assert _names(spec) <= _names(shipped)
 
 
+def test_the_examples_commented_alternatives_are_valid_when_uncommented(tmp_path: Path) -> None:
+    """The NC contact, the supervised loop and the active-low siren shown as comments."""
+    lines = EXAMPLE.read_text().splitlines()
+    nc = next(i for i, line in enumerate(lines) if "normally_closed = true" in line)
+    del lines[nc - 3]  # the normally-open input it replaces
+    lines[nc - 1] = lines[nc - 1].removeprefix("# ")
+    text = "\n".join(lines).replace("# siren_active_low", "siren_active_low")
+    loop = [line for line in text.splitlines() if line.startswith("# ")]
+    start = loop.index("# [[sensors]]")
+    block = [line[2:] for line in loop[start : start + 8]]
+    path = tmp_path / "config.toml"
+    path.write_text(text + "\n\n" + "\n".join(block) + "\n")
+    config = load_config(path)
+    smoke = config.sensor("smoke-dapur").input
+    assert getattr(smoke, "normally_closed", False) is True
+    assert config.sensor("smoke-lorong").input.type == "eol"
+    assert config.outputs.siren_active_low is True
+
+
 def test_the_example_calls_the_fence_switch_an_intrusion() -> None:
     assert load_config(EXAMPLE).sensor("getar-pagar").hazard == "intrusion"
 
