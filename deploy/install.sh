@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # Install, upgrade or remove Siaga Edge on a Raspberry Pi (Raspberry Pi OS Bookworm/Trixie).
 #
-#   sudo deploy/install.sh              install or upgrade from this checkout, start the daemon
+#   sudo deploy/install.sh              install or upgrade from this checkout
+#   sudo deploy/install.sh --enable     the same, then enable and start the daemon
 #   sudo deploy/install.sh --uninstall  stop and remove the program; keep config and data
 #
 # Safe to run again: what is already in place is left alone. The site's config
 # (/etc/siaga-edge/config.toml) is written only when there is none, never overwritten.
+#
+# The daemon is enabled and started (or restarted on an upgrade) only on a config that
+# is edited for the site and valid: never on the untouched example, whose pins would
+# drive GPIO23, GPIO27 and GPIO22 as outputs on whatever is wired there. A first install
+# therefore stops after copying the example and says what to do: edit it, run
+# `siaga-edge check-config`, then `sudo deploy/install.sh --enable`.
 #
 # Options:
 #   --prefix DIR     install under DIR instead of / (also: env SIAGA_ROOT); implies
@@ -15,6 +22,8 @@
 #   --no-users       do not create the siaga user or the gpio/spi groups
 #   --no-venv        do not create the venv or pip-install the package (files only)
 #   --python PATH    the interpreter for the venv (default: python3)
+#   --enable         enable and start the service; refused (exit 1) while the config is
+#                    the untouched example or check-config refuses it
 #   --uninstall      stop, disable and remove the unit, the venv and the command link;
 #                    /etc/siaga-edge and /var/lib/siaga-edge (the outbox) are kept
 #   -h, --help       this text
@@ -36,6 +45,7 @@ use_users=auto
 use_venv=yes
 python=python3
 action=install
+enable=no
 
 say() { printf 'install.sh: %s\n' "$*"; }
 die() {
@@ -62,6 +72,7 @@ while (($#)); do
         --no-apt) use_apt=no ;;
         --no-users) use_users=no ;;
         --no-venv) use_venv=no ;;
+        --enable) enable=yes ;;
         --uninstall) action=uninstall ;;
         -h | --help)
             usage
@@ -262,11 +273,49 @@ files() {
     fi
 }
 
+# config_ready: whether the site's config may run; if not, why (in $why).
+why=
+config_ready() {
+    local config checker output
+    config=$(path "$ETC")/config.toml
+    if cmp -s -- "$config" "$REPO/edge/data/config.example.toml"; then
+        why="$config is still the shipped example (its pins drive GPIO23, GPIO27 and GPIO22 as outputs)"
+        return 1
+    fi
+    checker=$(path "$VENV")/bin/siaga-edge
+    if [[ ! -x $checker ]]; then
+        checker=$(command -v siaga-edge || true)
+    fi
+    if [[ -z $checker ]]; then
+        why="there is no siaga-edge to check $config with"
+        return 1
+    fi
+    if ! output=$("$checker" check-config --quiet -c "$config" 2>&1); then
+        why="siaga-edge check-config refuses $config:"$'\n'"$output"
+        return 1
+    fi
+    return 0
+}
+
 start() {
+    if ! config_ready; then
+        say "not starting $UNIT_NAME: $why"
+        say "next: edit $(path "$ETC")/config.toml for this site, check it with"
+        say "  siaga-edge check-config -c $ETC/config.toml"
+        say "then enable the daemon with: sudo $0 --enable"
+        [[ $enable == no ]] || die "not enabled: $why"
+        return 0
+    fi
+    say "config checked: $(path "$ETC")/config.toml is edited and valid"
     [[ $use_systemctl == yes ]] || {
         say "not running systemctl; on the device: systemctl daemon-reload && systemctl enable --now $UNIT_NAME"
         return 0
     }
+    if [[ $enable == no ]] && ! systemctl is-enabled --quiet "$UNIT_NAME" 2>/dev/null; then
+        systemctl daemon-reload
+        say "the service is not enabled yet: sudo $0 --enable"
+        return 0
+    fi
     systemctl daemon-reload
     systemctl enable --quiet "$UNIT_NAME"
     if systemctl is-active --quiet "$UNIT_NAME"; then

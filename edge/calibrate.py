@@ -35,6 +35,7 @@ from edge.config import (
     Mcp3008Input,
     SensorConfig,
     SiagaConfig,
+    StageState,
     validate_config,
 )
 from edge.detect.build import calibration_for
@@ -223,6 +224,8 @@ def suggest(cfg: SensorConfig, stats: ValueStats) -> Suggestion:
     if cfg.stages:
         out.reasons.append("stages are set from the site's physical levels: none suggested")
         for stage in cfg.stages:
+            if stage.state is StageState.NORMAL:
+                continue  # a normal stage (Siaga IV) is where the baseline belongs
             _check(out, f"stage {stage.name!r}", stage.level, edge, sign, "the noise band", unit)
         return out
     warning = stats.mean + sign * K_WARNING * sigma
@@ -295,6 +298,39 @@ def _check(
         )
     else:
         out.checks.append((True, f"configured {name} {_fmt(configured, unit)} is clear of {what}"))
+
+
+def never_closer(
+    cfg: SensorConfig, suggested: dict[str, float], *, force: bool = False
+) -> tuple[dict[str, float], list[str]]:
+    """The suggested thresholds that may be written, and why the others are not.
+
+    A suggestion is the *lowest* safe value from one run's noise; a configured threshold
+    further from the baseline was chosen for the site (a gas limit, a drain's rim) and
+    its check passed. So nothing is written closer to the baseline than configured (a
+    warning or alarm nearer to it, a smaller hysteresis) unless ``force``.
+    """
+    sign = -1.0 if cfg.direction is Direction.FALLING else 1.0
+    if cfg.sta_lta is not None:
+        sign = 1.0  # the alarm is a peak: smaller is closer to the baseline
+    keep: dict[str, float] = {}
+    notes: list[str] = []
+    for name, value in suggested.items():
+        configured = getattr(cfg, name)
+        closer = configured is not None and (
+            value < configured if name == "hysteresis" else sign * (value - configured) < 0
+        )
+        if closer and not force:
+            notes.append(
+                f"kept the configured {name} {configured:g}: the suggestion {value:g} is "
+                f"{'smaller' if name == 'hysteresis' else 'closer to the baseline'} "
+                "(give --force to write it anyway)"
+            )
+            continue
+        if closer:
+            notes.append(f"--force: {name} {configured:g} -> {value:g}, closer to the baseline")
+        keep[name] = value
+    return keep, notes
 
 
 # ---------------------------------------------------------------- reference points

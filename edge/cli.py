@@ -23,6 +23,7 @@ COMMANDS = {
     "calibrate": "sample one sensor, suggest thresholds, record a calibration point",
     "replay": "run a recorded trace through a sensor's detection",
     "drill": "feed a scenario into a running device as a drill",
+    "test": "walk-test sensors, or test the siren, on a running device",
     "console": "the control room's live board",
     "demo": "a newcomer's first run: broker, simulated sensors, console",
     "schema": "print JSON Schemas and the AsyncAPI document",

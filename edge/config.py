@@ -6,9 +6,11 @@ in full before anything starts: a bad config is refused with the field path and 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -30,6 +32,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from edge.detect.eol import Loop
 from edge.payloads import Hazard
 from edge.usererror import UserInputError
 
@@ -40,6 +43,7 @@ ENV_NESTING = "__"
 SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 DEVICE_SENSOR = "_device"
 MAX_BCM = 27
+HCSR04_CLOSEST_M = 0.02  # an HC-SR04 cannot see closer than this
 # Pins that the SPI0 bus claims for an MCP3008 on chip select CE0 / CE1.
 SPI0_BUS = ("GPIO9", "GPIO10", "GPIO11")
 SPI0_SELECT = {0: "GPIO8", 1: "GPIO7"}
@@ -207,6 +211,13 @@ class GpioConfig(Strict):
 class OutputsConfig(Strict):
     siren_pin: Pin | None = None
     status_led_pin: Pin | None = None
+    siren_active_low: bool = Field(
+        default=False,
+        description="The siren's relay board switches on when its input is LOW (many do)",
+    )
+    status_led_active_low: bool = Field(
+        default=False, description="The status LED is on when its pin is LOW (LED to 3.3 V)"
+    )
 
     _pins = field_validator("siren_pin", "status_led_pin", mode="before")(
         lambda v: None if v is None else normalise_pin(v)
@@ -245,11 +256,31 @@ class DigitalInput(Strict):
     active_low: bool = Field(
         default=False, description="Contact closes to ground (the internal pull-up is used)"
     )
+    normally_closed: bool = Field(
+        default=False,
+        description="Normally-closed contact to ground that opens on alarm (the pull-up is "
+        "used): a cut wire reads as an alarm, never as silence",
+    )
     bounce_s: float = Field(
         default=0.0, ge=0, le=1.0, description="Contact bounce filter, applied on timestamps"
     )
 
     _pin = field_validator("pin", mode="before")(normalise_pin)
+
+    @model_validator(mode="after")
+    def _one_wiring(self) -> DigitalInput:
+        if self.normally_closed and self.active_low:
+            raise FieldProblemError(
+                "active_low",
+                "normally_closed already uses the pull-up and reads the closed contact as "
+                "normal; leave active_low out",
+            )
+        return self
+
+    @property
+    def pull_up(self) -> bool:
+        """Whether the pin's internal pull-up is on (a contact to ground)."""
+        return self.active_low or self.normally_closed
 
 
 class PulseInput(Strict):
@@ -260,10 +291,42 @@ class PulseInput(Strict):
     _pin = field_validator("pin", mode="before")(normalise_pin)
 
 
-class Mcp3008Input(Strict):
-    type: Literal["mcp3008"]
+class AdcChannel(Strict):
+    """One channel of an MCP3008 on SPI0: what analog and supervised inputs share."""
+
     channel: int = Field(ge=0, le=7)
     select: int = Field(default=0, ge=0, le=1, description="SPI0 chip select: 0 = CE0, 1 = CE1")
+
+
+class Mcp3008Input(AdcChannel):
+    type: Literal["mcp3008"]
+
+
+class EolInput(AdcChannel):
+    """A supervised contact loop with an end-of-line resistor, read through the MCP3008
+    (docs/detection.md, "Supervised loops"): normal, alarm, cut and short are told apart."""
+
+    type: Literal["eol"]
+    eol_ohm: float = Field(gt=0, le=1e6, description="End-of-line resistor at the loop's far end")
+    alarm_ohm: float = Field(
+        gt=0, le=1e6, description="Alarm resistor in series with each detector's contact"
+    )
+    pullup_ohm: float = Field(
+        default=4700.0, gt=0, le=1e6, description="From the ADC channel to the MCP3008's VREF"
+    )
+    tolerance: float = Field(
+        default=0.10, ge=0.01, le=0.25, description="Band around each resistance (0.10 = ±10 %)"
+    )
+
+    @model_validator(mode="after")
+    def _bands(self) -> EolInput:
+        for field, reason in self.loop.problems():
+            raise FieldProblemError(field, reason)
+        return self
+
+    @property
+    def loop(self) -> Loop:
+        return Loop(self.eol_ohm, self.alarm_ohm, self.pullup_ohm, self.tolerance)
 
 
 class Hcsr04Input(Strict):
@@ -277,9 +340,29 @@ class Hcsr04Input(Strict):
 
     _pins = field_validator("trigger", "echo", mode="before")(normalise_pin)
 
+    @model_validator(mode="after")
+    def _sees_the_bottom(self) -> Hcsr04Input:
+        if self.max_distance_m < self.mount_height_m:
+            raise FieldProblemError(
+                "max_distance_m",
+                f"max_distance_m ({self.max_distance_m:g}) is shorter than mount_height_m "
+                f"({self.mount_height_m:g}): below "
+                f"{self.mount_height_m - self.max_distance_m:g} m of water every echo counts "
+                "as none, so the sensor is in fault whenever the channel is low; make it at "
+                "least mount_height_m",
+            )
+        return self
+
+    @property
+    def levels(self) -> tuple[float, float]:
+        """The water levels this sensor can measure: from the farthest echo it takes to
+        its closest range (about 2 cm from the face)."""
+        return (self.mount_height_m - self.max_distance_m, self.mount_height_m - HCSR04_CLOSEST_M)
+
 
 SensorInput = Annotated[
-    DigitalInput | PulseInput | Mcp3008Input | Hcsr04Input, Field(discriminator="type")
+    DigitalInput | PulseInput | Mcp3008Input | EolInput | Hcsr04Input,
+    Field(discriminator="type"),
 ]
 
 
@@ -343,6 +426,12 @@ class Pulses(Strict):
         return self
 
 
+# Long enough that isolated outliers never fault (at 2 Hz a fault needs 7 bad samples in
+# a row: an echo off debris or one noisy read cannot do that), short enough that a cut
+# loop is a fault well inside 10 s at any sample rate of 1 Hz or more.
+DEFAULT_VERIFY_S = 3.0
+
+
 class Fault(Strict):
     no_data_s: float | None = Field(default=None, gt=0, description="No valid sample this long")
     min: float | None = None
@@ -350,6 +439,13 @@ class Fault(Strict):
     stuck_s: float | None = Field(default=None, gt=0, description="Identical readings this long")
     chatter_per_s: float | None = Field(
         default=None, gt=0, description="More edges than this per second on a contact"
+    )
+    verify_s: float = Field(
+        default=DEFAULT_VERIFY_S,
+        ge=0,
+        le=60,
+        description="Out-of-range (or a cut/shorted loop) must hold this long to be a fault; "
+        "such a fault clears after twice this long clean",
     )
 
     @model_validator(mode="after")
@@ -418,12 +514,25 @@ class SensorConfig(Strict):
         if self.hazard is Hazard.DEVICE:
             raise FieldProblemError("hazard", "hazard 'device' is for the device's own events")
         kind, inp = self.kind, self.input
-        if isinstance(inp, DigitalInput | PulseInput):
+        if isinstance(inp, DigitalInput | PulseInput | EolInput):
+            article = "an" if isinstance(inp, EolInput) else "a"
             for name in ("warning", "alarm", "calibration", "sta_lta", "rate_alarm_per_min"):
                 if getattr(self, name) is not None:
-                    raise FieldProblemError(name, f"{name} does not apply to a {inp.type} input")
+                    raise FieldProblemError(
+                        name, f"{name} does not apply to {article} {inp.type} input"
+                    )
             if self.stages:
-                raise FieldProblemError("stages", f"stages do not apply to a {inp.type} input")
+                raise FieldProblemError(
+                    "stages", f"stages do not apply to {article} {inp.type} input"
+                )
+        if isinstance(inp, EolInput):
+            for name in ("min", "max", "stuck_s"):
+                if getattr(self.fault, name) is not None:
+                    raise FieldProblemError(
+                        f"fault.{name}",
+                        f"fault.{name} does not apply to an eol input: its resistance bands "
+                        "supervise it (a loop at rest reads the same all day)",
+                    )
         if isinstance(inp, PulseInput):
             if kind is not Kind.VIBRATION:
                 raise FieldProblemError(
@@ -479,7 +588,108 @@ class SensorConfig(Strict):
             raise FieldProblemError("stages", "use either stages or warning/alarm, not both")
         self._check_levels()
         self._check_stages()
+        self._check_reachable()
         return self
+
+    def _measurable(self) -> tuple[float, float] | None:
+        """The values this sensor can report, in its unit (None: not an analog input)."""
+        inp = self.input
+        if isinstance(inp, Hcsr04Input):
+            return inp.levels
+        if not isinstance(inp, Mcp3008Input):
+            return None
+        if self.calibration is None:
+            return (0.0, 1.0)
+        (r0, r1), (v0, v1) = self.calibration.raw, self.calibration.value
+        ends = [v0 + (x - r0) * (v1 - v0) / (r1 - r0) for x in (0.0, 1.0)]
+        return (min(ends), max(ends))
+
+    def _check_reachable(self) -> None:
+        """An alarm that can never fire is a config error (check-config exits 2): the site
+        would believe it is watched. Each reason names what makes it unreachable."""
+        inp = self.input
+        if not isinstance(inp, Mcp3008Input | Hcsr04Input):
+            return
+        cal = self.calibration
+        if (
+            isinstance(inp, Mcp3008Input)
+            and cal is not None
+            and any(not 0.0 <= r <= 1.0 for r in cal.raw)
+        ):
+            raise FieldProblemError(
+                "calibration.raw",
+                f"{list(cal.raw)} is not what an MCP3008 reads: raw is the fraction "
+                "0..1 of its VREF (3.3 V reads 1.0), not volts; divide volts by VREF",
+            )
+        if self.sta_lta is not None:
+            if self.alarm is None:
+                raise FieldProblemError(
+                    "alarm",
+                    "with sta_lta alone this sensor can never alarm: the STA/LTA trigger is "
+                    "only a warning; add alarm = the peak acceleration that is an alarm "
+                    "(siaga-edge calibrate suggests one)",
+                )
+            span = self._measurable()
+            if span is not None and self.alarm > span[1] - span[0]:
+                raise FieldProblemError(
+                    "alarm",
+                    f"alarm {self.alarm:g}{self.unit} is a peak larger than the whole range "
+                    f"the ADC can show ({span[0]:g} … {span[1]:g}): it can never fire",
+                )
+            return
+        can_alarm = (
+            self.alarm is not None
+            or self.rate_alarm_per_min is not None
+            or any(st.state is StageState.ALARM for st in self.stages)
+        )
+        if not can_alarm:
+            raise FieldProblemError(
+                "alarm",
+                "this sensor can never alarm: only warning levels are set; add alarm (or a "
+                "stage with state alarm, or rate_alarm_per_min)",
+            )
+        levels = [(n, getattr(self, n)) for n in ("warning", "alarm")]
+        levels += [("stages", st.level) for st in self.stages if st.state is not StageState.NORMAL]
+        if self.rate_arm_above is not None:
+            levels.append(("rate_arm_above", self.rate_arm_above))
+        for field, level in levels:
+            if level is not None:
+                self._check_level_reachable(field, level)
+
+    def _check_level_reachable(self, field: str, level: float) -> None:
+        inp = self.input
+        rising = self.direction is Direction.RISING
+        span = self._measurable()
+        assert span is not None
+        lo, hi = span
+        unit = f" {self.unit}" if self.unit else ""
+        what = "the rate alarm is never armed" if field == "rate_arm_above" else "it never fires"
+        if (rising and level > hi) or (not rising and level < lo):
+            if isinstance(inp, Hcsr04Input):
+                why = (
+                    f"is above the sensor face or within {HCSR04_CLOSEST_M * 100:.0f} cm of it "
+                    f"(mount_height_m {inp.mount_height_m:g}): an HC-SR04 cannot measure that close"
+                    if rising
+                    else f"is deeper than the sensor sees (max_distance_m {inp.max_distance_m:g})"
+                )
+            elif self.calibration is not None:
+                (r0, r1), (v0, v1) = self.calibration.raw, self.calibration.value
+                raw = r0 + (level - v0) * (r1 - r0) / (v1 - v0)
+                why = (
+                    f"needs an ADC reading of {raw:.2f} of full scale, and an MCP3008 reads "
+                    f"0..1 (this calibration spans {lo:g} … {hi:g}{unit})"
+                )
+            else:
+                why = "is outside the ADC's 0..1 (no calibration: the value is the fraction)"
+            raise FieldProblemError(field, f"{level:g}{unit} {why}: {what}")
+        limit = self.fault.max if rising else self.fault.min
+        if limit is not None and (level > limit if rising else level < limit):
+            name = "fault.max" if rising else "fault.min"
+            raise FieldProblemError(
+                field,
+                f"{level:g}{unit} is beyond {name} ({limit:g}): the sensor is in fault "
+                f"before it gets there, so {what}",
+            )
 
     def _check_levels(self) -> None:
         if self.warning is None or self.alarm is None:
@@ -576,7 +786,9 @@ class SiagaConfig(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The file's contents arrive as init kwargs; the environment wins over them.
-        return (env_settings, init_settings)
+        # SIAGA_SENSORS__<ID>__<FIELD> is applied by validate_config (apply_sensor_env):
+        # pydantic-settings would make the sensor list a table of them.
+        return (_WithoutSensorFields(settings_cls, env_settings), init_settings)
 
     @model_validator(mode="after")
     def _unique(self) -> SiagaConfig:
@@ -591,7 +803,7 @@ class SiagaConfig(BaseSettings):
                     where(i, "id"), f"{s.id!r} is also the id of sensors[{ids[s.id]}]"
                 )
             ids[s.id] = i
-            if isinstance(s.input, Mcp3008Input):
+            if isinstance(s.input, AdcChannel):
                 key = (s.input.select, s.input.channel)
                 if key in channels:
                     raise FieldProblemError(
@@ -603,7 +815,7 @@ class SiagaConfig(BaseSettings):
         # pin -> (where it is claimed, by the shared SPI bus)
         owners: dict[str, tuple[str, bool]] = {}
         claims = [
-            (where(i, field), pin, isinstance(s.input, Mcp3008Input))
+            (where(i, field), pin, isinstance(s.input, AdcChannel))
             for i, s in enumerate(self.sensors)
             for field, pin in s.pins
         ]
@@ -641,6 +853,100 @@ class SiagaConfig(BaseSettings):
         return data
 
 
+class _WithoutSensorFields(PydanticBaseSettingsSource):
+    """The environment source, less the per-sensor variables validate_config applies."""
+
+    def __init__(self, settings_cls: type[BaseSettings], inner: PydanticBaseSettingsSource):
+        super().__init__(settings_cls)
+        self.inner = inner
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self.inner.get_field_value(field, field_name)
+
+    def __call__(self) -> dict[str, Any]:
+        data = self.inner()
+        if isinstance(data.get("sensors"), dict):
+            data = {k: v for k, v in data.items() if k != "sensors"}
+        return data
+
+
+SENSOR_ENV = f"{ENV_PREFIX}SENSORS{ENV_NESTING}"
+
+
+def sensor_env_key(sensor_id: str) -> str:
+    """How a sensor id is written in a variable: ``smoke-dapur`` -> ``SMOKE_DAPUR``."""
+    return sensor_id.upper().replace("-", "_")
+
+
+def apply_sensor_env(
+    data: dict[str, Any], environ: Mapping[str, str]
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """The file's data with ``SIAGA_SENSORS__<ID>__<FIELD>[__<SUBFIELD>]`` applied to the
+    sensor of that id (``SIAGA_SENSORS__SMOKE_DAPUR__DELAY_ON_S=5``,
+    ``SIAGA_SENSORS__AIR_SELOKAN__INPUT__MOUNT_HEIGHT_M=2.4``). A value is JSON when it
+    parses as JSON, else the text. Problems name the variable."""
+    names = sorted(k for k in environ if k.upper().startswith(SENSOR_ENV))
+    if not names:
+        return data, []
+    sensors = data.get("sensors")
+    if not isinstance(sensors, list):
+        return data, []
+    problems: list[tuple[str, str]] = []
+    if any(k.upper() == f"{ENV_PREFIX}SENSORS" for k in environ):
+        return data, [
+            (
+                names[0],
+                f"set either {ENV_PREFIX}SENSORS (the whole list) or "
+                f"{SENSOR_ENV}<ID>__<FIELD> variables, not both",
+            )
+        ]
+    by_key = {
+        sensor_env_key(str(s.get("id"))): i for i, s in enumerate(sensors) if isinstance(s, dict)
+    }
+    out = [dict(s) if isinstance(s, dict) else s for s in sensors]
+    for name in names:
+        parts = name.upper().removeprefix(SENSOR_ENV).split(ENV_NESTING)
+        if len(parts) < 2 or not all(parts):
+            problems.append(
+                (
+                    name,
+                    f"write it as {SENSOR_ENV}<ID>__<FIELD>, "
+                    f"e.g. {SENSOR_ENV}SMOKE_DAPUR__DELAY_ON_S",
+                )
+            )
+            continue
+        index = by_key.get(parts[0])
+        if index is None:
+            problems.append(
+                (name, f"no sensor {parts[0]} here (known: {', '.join(by_key) or 'none'})")
+            )
+            continue
+        node = out[index] = _copy_path(out[index], [p.lower() for p in parts[1:-1]])
+        for part in parts[1:-1]:
+            node = node[part.lower()]
+        node[parts[-1].lower()] = _env_value(environ[name])
+    return {**data, "sensors": out}, problems
+
+
+def _copy_path(sensor: dict[str, Any], path: list[str]) -> dict[str, Any]:
+    """A copy of ``sensor`` whose tables along ``path`` are fresh dicts (the file's data
+    stays untouched)."""
+    top = dict(sensor)
+    node = top
+    for part in path:
+        child = node.get(part)
+        node[part] = dict(child) if isinstance(child, dict) else {}
+        node = node[part]
+    return top
+
+
+def _env_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
 def _hide_userinfo(url: str) -> str:
     parts = urlsplit(url)
     if "@" not in parts.netloc:
@@ -674,7 +980,7 @@ def load_config(path: str | Path | None = None) -> SiagaConfig:
     """Read, merge with the environment and validate; raise ConfigError on any problem."""
     file = config_path(path)
     try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
+        data = read_toml(file)
     except FileNotFoundError:
         raise ConfigError(file, [("", "no such file")]) from None
     except PermissionError:
@@ -685,12 +991,71 @@ def load_config(path: str | Path | None = None) -> SiagaConfig:
         raise ConfigError(file, [("", exc.strerror or str(exc))]) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(file, [("", f"not UTF-8 text ({exc.reason})")]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(file, [("", f"not valid TOML: {exc}")]) from None
     return validate_config(data, file)
 
 
+BOM = "\ufeff"
+_DECIMAL_COMMA = re.compile(r"=\s*[-+]?\d+,\d+\s*(?:[,}#\]]|$)")
+_TOML_LINE = re.compile(r"\(at line (\d+), column \d+\)")
+
+
+def read_toml(file: Path) -> dict[str, Any]:
+    """The file's TOML; mistakes a technician makes get a sentence, not a parser's words
+    (ConfigError). OSError and UnicodeDecodeError are left to the caller."""
+    text = file.read_text(encoding="utf-8")
+    if text.startswith(BOM):
+        raise ConfigError(
+            file,
+            [
+                (
+                    "",
+                    "the file starts with an invisible byte-order mark (BOM), which some "
+                    "Windows editors add; save it again as UTF-8 without BOM (Notepad: Save "
+                    "as, Encoding: UTF-8; nano and vi never add one)",
+                )
+            ],
+        )
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(file, [("", _toml_sentence(text, str(exc)))]) from None
+
+
+def _toml_sentence(text: str, error: str) -> str:
+    lines = text.splitlines()
+    match = _TOML_LINE.search(error)
+    n = int(match.group(1)) if match else 0
+    line = lines[n - 1].strip() if 0 < n <= len(lines) else ""
+    if "Cannot declare ('sensors',) twice" in error:
+        return (
+            f"line {n}: each sensor starts with [[sensors]] (two pairs of brackets); "
+            "[sensors] with one pair can be written only once, so the second sensor cannot "
+            "be added"
+        )
+    if _DECIMAL_COMMA.search(line.split("#")[0]):
+        fixed = re.sub(r"(\d),(\d)", r"\1.\2", line.split("#")[0]).strip()
+        return (
+            f"line {n}: {line!r} writes a decimal comma; numbers in this file use a "
+            f"decimal point: {fixed}"
+        )
+    return f"not valid TOML: {error}"
+
+
 def validate_config(data: dict[str, Any], file: Path) -> SiagaConfig:
+    if isinstance(data.get("sensors"), dict):
+        raise ConfigError(
+            file,
+            [
+                (
+                    "sensors",
+                    "write [[sensors]] (two pairs of brackets) above each sensor: [sensors] "
+                    "with one pair makes a single table, not a list of sensors",
+                )
+            ],
+        )
+    data, problems = apply_sensor_env(data, os.environ)
+    if problems:
+        raise ConfigError(file, problems)
     try:
         return SiagaConfig(**data)
     except ValidationError as exc:
@@ -706,11 +1071,21 @@ def env_name(loc: tuple[int | str, ...]) -> str | None:
     return ENV_PREFIX + ENV_NESTING.join(str(part).upper() for part in loc)
 
 
-def _from_env(loc: tuple[int | str, ...]) -> str | None:
+def _from_env(loc: tuple[int | str, ...], data: dict[str, Any]) -> str | None:
     """The variable this field's value came from, when one is set: the file is not to blame."""
     if not loc:
         return None
     environ = {k.upper() for k in os.environ}
+    sensors = data.get("sensors")
+    if len(loc) >= 3 and loc[0] == "sensors" and isinstance(loc[1], int):
+        i = loc[1]
+        if isinstance(sensors, list) and i < len(sensors) and isinstance(sensors[i], dict):
+            fields = [str(p).upper() for p in loc[2:] if str(p) not in _INPUT_TAGS]
+            key = sensor_env_key(str(sensors[i].get("id")))
+            for depth in range(len(fields), 0, -1):
+                variable = SENSOR_ENV + ENV_NESTING.join([key, *fields[:depth]])
+                if variable in environ:
+                    return variable
     for depth in range(len(loc), 0, -1):
         name = env_name(loc[:depth])
         if name is not None and name in environ:
@@ -737,11 +1112,14 @@ def describe_errors(exc: ValidationError, data: dict[str, Any]) -> list[tuple[st
         if isinstance(cause, FieldProblemError):
             path = f"{path}.{cause.field}" if path else cause.field
         reason = error["msg"].removeprefix("Value error, ")
-        source = _from_env(error["loc"])
+        source = _from_env(error["loc"], data)
         if source is not None:
             reason += f" (set by the environment variable {source})"
         problems.append((path, reason))
     return problems
+
+
+_INPUT_TAGS = frozenset({"digital", "pulse", "mcp3008", "eol", "hcsr04"})
 
 
 def field_path(loc: tuple[int | str, ...], data: dict[str, Any]) -> str:
@@ -755,17 +1133,7 @@ def field_path(loc: tuple[int | str, ...], data: dict[str, Any]) -> str:
             if isinstance(node, dict) and isinstance(node.get("id"), str):
                 out += f"({node['id']})"
             continue
-        if (
-            isinstance(node, dict)
-            and part not in node
-            and part
-            in {
-                "digital",
-                "pulse",
-                "mcp3008",
-                "hcsr04",
-            }
-        ):
+        if isinstance(node, dict) and part not in node and part in _INPUT_TAGS:
             continue  # the discriminator tag pydantic inserts, not a key the user wrote
         out += f".{part}" if out else str(part)
         node = node.get(part) if isinstance(node, dict) else None

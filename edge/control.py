@@ -14,7 +14,9 @@ Protocol: newline-delimited JSON, one request then one answer, several per conne
     <- {"ok": false, "error": "a drill is already running (kebakaran.toml)"}
 
 Operations: ``ping``, ``readings``, ``drill_start`` / ``drill_status`` / ``drill_stop``,
-``tap_start`` / ``tap_read`` / ``tap_stop`` (a sensor's raw samples for ``calibrate``).
+``tap_start`` / ``tap_read`` / ``tap_stop`` (a sensor's raw samples for ``calibrate``),
+``walk_test_start`` / ``walk_test_stop`` / ``walk_test_status`` and ``siren_test`` (for
+``siaga-edge test``; answered by a daemon that implements :class:`TestOps`).
 The answering is done here, on the server's threads; every look at or change of daemon
 state runs on the daemon's core thread (:meth:`DaemonOps.call`).
 """
@@ -31,12 +33,14 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from edge import logs
-from edge.config import DigitalInput, PulseInput, SensorConfig
+from edge.config import DigitalInput, EolInput, PulseInput, SensorConfig
+from edge.detect.classify import PulseDensity
 from edge.detect.machine import SensorMachine
 from edge.sensors.base import Sample
+from edge.walktest import WalkTestError
 
 log = logs.get("control")
 
@@ -308,11 +312,52 @@ class DaemonOps(Protocol):
     def tap(self, sensor: str, action: str) -> list[list[float | None]]: ...
 
 
+@runtime_checkable
+class TestOps(Protocol):
+    """What ``siaga-edge test`` needs of the daemon; each runs on its core thread.
+
+    ``walk_test_start(sensors, minutes, who)``: ``sensors`` are ids or ``["all"]``;
+    answers ``{"sensors": [...], "minutes": m, "remaining_s": s}``; refuses (raise
+    ControlError, or WalkTestError) unknown sensors or a duration beyond the bound.
+    ``walk_test_stop(sensors, who)``: ``None`` ends every test; answers ``{"sensors"}``.
+    ``walk_test_status()``: ``{"sensors": WalkTest.status(now)}``.
+    ``siren_test(seconds, who)``: sound the siren and blink the LED for ``seconds``;
+    answers ``{"seconds": s}`` (ControlError when the site has no siren or LED).
+    """
+
+    def walk_test_start(self, sensors: list[str], minutes: float, who: str) -> dict[str, Any]: ...
+
+    def walk_test_stop(self, sensors: list[str] | None, who: str) -> dict[str, Any]: ...
+
+    def walk_test_status(self) -> dict[str, Any]: ...
+
+    def siren_test(self, seconds: float, who: str) -> dict[str, Any]: ...
+
+
+def _names(request: Request) -> list[str]:
+    value = request.get("sensors", [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ControlError("sensors is a list of sensor ids")
+    return list(value)
+
+
+def _positive(request: Request, field: str) -> float:
+    value = request.get(field)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ControlError(f"{field} is a positive number")
+    return float(value)
+
+
 class ControlService:
     """Turns requests into calls on the daemon's core thread."""
 
     def __init__(self, daemon: DaemonOps) -> None:
         self.daemon = daemon
+
+    def _tests(self) -> TestOps:
+        if not isinstance(self.daemon, TestOps):
+            raise ControlError("this daemon does not support walk or siren tests")
+        return self.daemon
 
     def __call__(self, request: Request, peer: Peer) -> Answer:
         op = request.get("op")
@@ -328,17 +373,42 @@ class ControlService:
             return d.call(lambda: d.drill_status(since))
         if op == "drill_stop":
             return d.call(lambda: d.drill_stop(str(peer)))
+        if op in ("walk_test_start", "walk_test_stop", "walk_test_status", "siren_test"):
+            try:
+                return self._test_op(op, request, str(peer))
+            except WalkTestError as exc:  # a refusal meant for the technician
+                raise ControlError(str(exc)) from None
         if op in ("tap_start", "tap_read", "tap_stop"):
             sensor = str(request.get("sensor", ""))
             action = op.removeprefix("tap_")
             return {"samples": d.call(lambda: d.tap(sensor, action))}
         raise ControlError(f"unknown op {op!r}")
 
+    def _test_op(self, op: str, request: Request, who: str) -> Answer:
+        d, tests = self.daemon, self._tests()
+        if op == "walk_test_start":
+            sensors, minutes = _names(request), _positive(request, "minutes")
+            return d.call(lambda: tests.walk_test_start(sensors, minutes, who))
+        if op == "walk_test_stop":
+            sensors = _names(request)
+            return d.call(lambda: tests.walk_test_stop(sensors or None, who))
+        if op == "walk_test_status":
+            return d.call(tests.walk_test_status)
+        seconds = _positive(request, "seconds")
+        return d.call(lambda: tests.siren_test(seconds, who))
+
 
 # ---------------------------------------------------------------- readings
 
 
-RAW_UNIT = {"digital": "level", "pulse": "pulse", "mcp3008": "fraction", "hcsr04": "m"}
+RAW_UNIT = {
+    "digital": "level",
+    "pulse": "pulse",
+    "mcp3008": "fraction",
+    "eol": "fraction",
+    "hcsr04": "m",
+}
+LOOP_UNIT = "Ω"
 
 
 def thresholds_text(cfg: SensorConfig) -> str:
@@ -346,7 +416,14 @@ def thresholds_text(cfg: SensorConfig) -> str:
     unit = f" {cfg.unit}" if cfg.unit else ""
     inp = cfg.input
     if isinstance(inp, DigitalInput):
-        return "contact closed = alarm"
+        return "contact open = alarm (NC)" if inp.normally_closed else "contact closed = alarm"
+    if isinstance(inp, EolInput):
+        bands = {b.state.value: b for b in inp.loop.bands()}
+        normal, alarm = bands["normal"], bands["alarm"]
+        return (
+            f"loop normal {normal.low_ohm:.0f}-{normal.high_ohm:.0f} Ω, "
+            f"alarm {alarm.low_ohm:.0f}-{alarm.high_ohm:.0f} Ω"
+        )
     if isinstance(inp, PulseInput):
         assert cfg.pulses is not None
         p = cfg.pulses
@@ -379,12 +456,13 @@ def sensor_reading(
         "sensor": cfg.id,
         "name": cfg.name,
         "kind": cfg.kind.value,
+        "hazard": cfg.hazard.value,
         "input": inp.type,
         "enabled": cfg.enabled,
         "raw": None if sample is None else sample.raw,
         "raw_unit": RAW_UNIT[inp.type],
         "value": None if sample is None else sample.value,
-        "unit": cfg.unit,
+        "unit": cfg.unit or (LOOP_UNIT if isinstance(inp, EolInput) else ""),
         "state": None if machine is None else machine.state.value,
         "stage": None if machine is None else machine.stage,
         "warning": cfg.warning,
@@ -392,4 +470,22 @@ def sensor_reading(
         "thresholds": thresholds_text(cfg),
         "age_s": None if sample is None else round(max(0.0, now - sample.t), 3),
         "sample_hz": None if isinstance(inp, DigitalInput | PulseInput) else cfg.sample_hz,
+        **_health(cfg, machine, now),
     }
+
+
+def _health(cfg: SensorConfig, machine: SensorMachine | None, now: float) -> dict[str, Any]:
+    """What detection makes of the input: why it is in fault, how old the last *good*
+    sample is (a failing sensor keeps sampling), a pulse input's count in its window."""
+    if machine is None:
+        return {"reason": None, "good_age_s": None}
+    good = machine.last_good_t
+    out: dict[str, Any] = {
+        "reason": machine.reason.value,
+        "good_age_s": None if good is None else round(max(0.0, now - good), 3),
+    }
+    classifier = machine.classifier
+    if isinstance(classifier, PulseDensity):
+        out["pulses"] = classifier.window.count_at(now)
+        out["window_s"] = classifier.window.window_s
+    return out

@@ -26,8 +26,16 @@ class EventBuilder:
         self.sensors: dict[str, SensorConfig] = {s.id: s for s in config.sensors}
 
     def sensor_event(
-        self, tr: Transition, *, seq: int, event_id: str, wall: float, drill: bool = False
+        self,
+        tr: Transition,
+        *,
+        seq: int,
+        event_id: str,
+        wall: float,
+        drill: bool = False,
+        test: bool = False,
     ) -> Event:
+        """``test``: the sensor is in walk test; the event says so and never needs an ack."""
         cfg = self.sensors[tr.sensor]
         return Event(
             id=event_id,
@@ -47,10 +55,12 @@ class EventBuilder:
             threshold=tr.threshold,
             ts=iso_ms(wall),
             drill=drill,
-            requires_ack=tr.state in REQUIRES_ACK,
+            test=test,
+            requires_ack=tr.state in REQUIRES_ACK and not test,
             message=describe(
                 language=self.config.site.language.value,
-                kind=cfg.kind.value,
+                hazard=cfg.hazard.value,
+                previous=tr.previous,
                 state=tr.state,
                 reason=tr.reason,
                 name=cfg.name or cfg.id,
@@ -59,6 +69,7 @@ class EventBuilder:
                 unit=cfg.unit,
                 stage=tr.stage,
                 drill=drill,
+                test=test,
             ),
         )
 

@@ -2,13 +2,16 @@
 
 One device-based discovery message (``{discovery_prefix}/device/{object_id}/config``,
 Home Assistant 2024.11 and later) describes the whole device: for every sensor a binary
-sensor of device class ``smoke``, ``moisture`` (water level) or ``vibration`` that is on
-while the sensor is in ``alarm``, and a diagnostic ``problem`` binary sensor that is on
-while it is in ``fault`` (or ``disabled``: nobody is watching). Both read the retained
-``state/{sensor}`` topic, so Home Assistant shows the present after its own restart, and
-carry the event's ``state``, ``stage``, ``value``, ``message`` and ``ts`` as attributes.
+sensor whose device class follows the sensor's ``hazard`` (:data:`DEVICE_CLASS`: fire
+``smoke``, gas ``gas``, flood ``moisture``, earthquake ``vibration``, intrusion ``safety``,
+tamper ``tamper``) that is on while the sensor is in ``alarm``, and a diagnostic
+``problem`` binary sensor that is on while it is in ``fault`` (or ``disabled``: nobody
+is watching). Both read the retained ``state/{sensor}`` topic, so Home Assistant shows
+the present after its own restart, and carry the event's ``state``, ``stage``,
+``value``, ``message`` and ``ts`` as attributes.
 Availability follows the device's retained ``status`` topic (``offline`` is its Last
-Will). Drill events never reach the state topics, so a drill never trips Home Assistant.
+Will). Drill and walk-test events never reach the state topics, so neither trips Home
+Assistant.
 
 The message is not retained: the daemon sends it on every connection to the broker and
 again whenever Home Assistant announces itself (``{discovery_prefix}/status`` =
@@ -21,13 +24,21 @@ import json
 from typing import Any
 
 from edge import __version__
-from edge.config import Kind, SiagaConfig
+from edge.config import SiagaConfig
+from edge.payloads import Hazard
 from edge.topics import Topics
 
+# Home Assistant binary-sensor device classes. An intrusion (a fence climbed, a door
+# forced) is "safety" (on = unsafe): "vibration" would say "earthquake" again, and
+# "motion" is a PIR's everyday state, not an emergency.
 DEVICE_CLASS = {
-    Kind.SMOKE: "smoke",
-    Kind.WATER_LEVEL: "moisture",
-    Kind.VIBRATION: "vibration",
+    Hazard.FIRE: "smoke",
+    Hazard.GAS: "gas",
+    Hazard.FLOOD: "moisture",
+    Hazard.EARTHQUAKE: "vibration",
+    Hazard.INTRUSION: "safety",
+    Hazard.TAMPER: "tamper",
+    Hazard.DEVICE: "problem",
 }
 BIRTH = b"online"
 
@@ -69,7 +80,7 @@ def discovery_payload(config: SiagaConfig) -> dict[str, Any]:
             **common,
             "name": place,
             "unique_id": f"{uid}_{key}",
-            "device_class": DEVICE_CLASS[sensor.kind],
+            "device_class": DEVICE_CLASS[sensor.hazard],
             "value_template": "{{ 'ON' if value_json.state == 'alarm' else 'OFF' }}",
         }
         components[f"{key}_problem"] = {

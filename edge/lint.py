@@ -21,6 +21,7 @@ the field and says why it is suspicious and what to do. Checks:
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,8 +34,10 @@ from edge.config import (
     ENV_PREFIX,
     SPI0_BUS,
     SPI0_SELECT,
+    AdcChannel,
     DigitalInput,
     Direction,
+    EolInput,
     Hcsr04Input,
     Kind,
     Mcp3008Input,
@@ -43,8 +46,9 @@ from edge.config import (
     SiagaConfig,
 )
 
-HCSR04_MIN_RANGE_M = 0.02
 I2C1 = {"GPIO2", "GPIO3"}
+DELAY_ON_WARN_S = 120.0
+HEARTBEAT_WARN_S = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,19 +65,19 @@ def lint(config: SiagaConfig, state: dict[str, Any] | None = None) -> list[LintW
     if state is None:
         state = load_state(state_path(config))
     out: list[LintWarning] = []
-    uses_adc = any(isinstance(s.input, Mcp3008Input) for s in config.sensors)
+    uses_adc = any(isinstance(s.input, AdcChannel) for s in config.sensors)
     for i, sensor in enumerate(config.sensors):
         where = f"sensors[{i}]({sensor.id})"
         out += _noise(sensor, where, state)
         out += _verification(sensor, where)
         out += _pins(sensor, where, uses_adc)
         out += _ranges(sensor, where)
-    return out
+    return out + _timing(config) + _files(config)
 
 
 def _noise(sensor: SensorConfig, where: str, state: dict[str, Any]) -> list[LintWarning]:
     raw = recorded_stats(state, sensor.id)
-    if raw is None or isinstance(sensor.input, DigitalInput | PulseInput):
+    if raw is None or isinstance(sensor.input, DigitalInput | PulseInput | EolInput):
         return []
     suggestion = suggest(sensor, value_stats(sensor, raw))
     return [
@@ -111,7 +115,7 @@ def _verification(sensor: SensorConfig, where: str) -> list[LintWarning]:
 
 def _pins(sensor: SensorConfig, where: str, uses_adc: bool) -> list[LintWarning]:
     inp = sensor.input
-    if isinstance(inp, Mcp3008Input):
+    if isinstance(inp, AdcChannel):
         return []
     spi0 = {*SPI0_BUS, *SPI0_SELECT.values()}
     out = []
@@ -137,6 +141,8 @@ def _pins(sensor: SensorConfig, where: str, uses_adc: bool) -> list[LintWarning]
 
 
 def _ranges(sensor: SensorConfig, where: str) -> list[LintWarning]:
+    """Levels that would run but on the wrong side of the fault range (the unreachable
+    ones are config errors: :meth:`SensorConfig._check_reachable`)."""
     out = []
     inp = sensor.input
     f = sensor.fault
@@ -145,7 +151,7 @@ def _ranges(sensor: SensorConfig, where: str) -> list[LintWarning]:
             LintWarning(
                 f"{where}.fault.min",
                 "exactly 0 with an HC-SR04: around an empty drain the echo's noise gives "
-                "levels a little below 0, each an out_of_range fault; use e.g. -0.05",
+                "levels a little below 0 (a short run of them is out_of_range); use e.g. -0.10",
             )
         )
     levels = [(n, getattr(sensor, n)) for n in ("warning", "alarm")]
@@ -157,29 +163,6 @@ def _ranges(sensor: SensorConfig, where: str) -> list[LintWarning]:
         if level is None:
             continue
         field = f"{where}.{name}" if " " not in name else f"{where}.stages"
-        if isinstance(inp, Hcsr04Input) and level > inp.mount_height_m - HCSR04_MIN_RANGE_M:
-            where_it_is = (
-                "above the sensor face"
-                if level >= inp.mount_height_m
-                else f"within {HCSR04_MIN_RANGE_M * 100:.0f} cm of the sensor face"
-            )
-            out.append(
-                LintWarning(
-                    field,
-                    f"{name} {level:g} m is {where_it_is} (mount_height_m "
-                    f"{inp.mount_height_m:g}): an HC-SR04 cannot measure that close, so it "
-                    "is never reached",
-                )
-            )
-        limit = f.max if rising else f.min
-        if limit is not None and (level > limit if rising else level < limit):
-            out.append(
-                LintWarning(
-                    field,
-                    f"{name} {level:g} is beyond fault.{'max' if rising else 'min'} "
-                    f"({limit:g}): the sensor is in fault before it gets there",
-                )
-            )
         floor = f.min if rising else f.max
         if floor is not None and (level <= floor if rising else level >= floor):
             out.append(
@@ -190,6 +173,102 @@ def _ranges(sensor: SensorConfig, where: str) -> list[LintWarning]:
                     "safe side of it, the normal ones, are out_of_range faults",
                 )
             )
+    return out
+
+
+def _timing(config: SiagaConfig) -> list[LintWarning]:
+    out = []
+    for i, sensor in enumerate(config.sensors):
+        if sensor.delay_on_s > DELAY_ON_WARN_S:
+            out.append(
+                LintWarning(
+                    f"sensors[{i}]({sensor.id}).delay_on_s",
+                    f"{sensor.delay_on_s:g} s: an alarm must hold that long before it is "
+                    f"reported; no detector needs more than {DELAY_ON_WARN_S:g} s of "
+                    "verification (smoke 2-5 s, water 5-60 s)",
+                )
+            )
+    beat = config.heartbeat.interval_s
+    if beat > HEARTBEAT_WARN_S:
+        out.append(
+            LintWarning(
+                "heartbeat.interval_s",
+                f"{beat:g} s: the control room takes a device for gone after 3 missed "
+                f"heartbeats, so a dead device goes unnoticed for {3 * beat / 3600:.1f} h; "
+                f"{HEARTBEAT_WARN_S:g} s or less is usual (default 30)",
+            )
+        )
+    return out
+
+
+def _files(config: SiagaConfig) -> list[LintWarning]:
+    out = []
+    key = config.mqtt.key_file
+    if key is not None:
+        try:
+            mode = key.stat().st_mode
+        except OSError:
+            mode = 0  # a missing file is check-config's error, not a warning
+        if mode & stat.S_IROTH:
+            out.append(
+                LintWarning(
+                    "mqtt.key_file",
+                    f"{key} is world-readable: anyone on this Pi can copy the device's "
+                    f"private key; chmod 0640 {key} (owner root, group siaga)",
+                )
+            )
+    store = config.storage.path
+    if not store.is_absolute():
+        out.append(
+            LintWarning(
+                "storage.path",
+                f"{store} is relative: it depends on the directory the daemon starts in "
+                "(/ under systemd); use an absolute path such as "
+                "/var/lib/siaga-edge/outbox.sqlite3",
+            )
+        )
+    return out
+
+
+# Physical header pin -> BCM GPIO on the 40-pin header, for the bare-number warning.
+HEADER_TO_BCM = {
+    3: 2, 5: 3, 7: 4, 8: 14, 10: 15, 11: 17, 12: 18, 13: 27, 15: 22, 16: 23, 18: 24,
+    19: 10, 21: 9, 22: 25, 23: 11, 24: 8, 26: 7, 27: 0, 28: 1, 29: 5, 31: 6, 32: 12,
+    33: 13, 35: 19, 36: 16, 37: 26, 38: 20, 40: 21,
+}  # fmt: skip
+PIN_FIELDS = {"pin", "trigger", "echo"}
+
+
+def bare_pins(data: Mapping[str, Any]) -> list[LintWarning]:
+    """Pins written as a bare number in the file (``pin = 15``): taken as GPIO15, but a
+    technician counting header pins meant physical pin 15, which is GPIO22."""
+    found: list[tuple[str, object]] = []
+    outputs = data.get("outputs")
+    if isinstance(outputs, Mapping):
+        found += [
+            (f"outputs.{k}", outputs[k]) for k in ("siren_pin", "status_led_pin") if k in outputs
+        ]
+    sensors = data.get("sensors")
+    for i, sensor in enumerate(sensors if isinstance(sensors, list) else []):
+        inp = sensor.get("input") if isinstance(sensor, Mapping) else None
+        if isinstance(inp, Mapping):
+            ident = sensor.get("id", "?")
+            found += [(f"sensors[{i}]({ident}).input.{k}", inp[k]) for k in PIN_FIELDS if k in inp]
+    out = []
+    for field, value in found:
+        text = str(value).strip()
+        if isinstance(value, bool) or not (isinstance(value, int) or text.isdigit()):
+            continue
+        n = int(text)
+        header = HEADER_TO_BCM.get(n)
+        meant = f"; if you counted header pins, pin {n} is GPIO{header}" if header else ""
+        out.append(
+            LintWarning(
+                field,
+                f"a bare number ({n}) is taken as GPIO{n} (the BCM number){meant}: write "
+                f'"GPIO{n}" to say which',
+            )
+        )
     return out
 
 
@@ -213,10 +292,22 @@ def environment(environ: Mapping[str, str]) -> list[LintWarning]:
     return out
 
 
-def report(config: SiagaConfig, stream: TextIO | None = None) -> int:
+def all_warnings(config: SiagaConfig, data: Mapping[str, Any] | None = None) -> list[LintWarning]:
+    """Every warning about a config, its environment and (given) the file's own text."""
+    return lint(config) + environment(os.environ) + bare_pins(data or {})
+
+
+def report(
+    config: SiagaConfig, stream: TextIO | None = None, data: Mapping[str, Any] | None = None
+) -> int:
     """Print every warning (to stderr by default); how many there were."""
     out = stream or sys.stderr
-    warnings = lint(config) + environment(os.environ)
+    warnings = all_warnings(config, data)
     for warning in warnings:
         print(f"warning: {warning}", file=out)
     return len(warnings)
+
+
+def summary(count: int) -> str:
+    """The last line of check-config: ``valid, N warnings``."""
+    return f"valid, {count} warning{'' if count == 1 else 's'}"

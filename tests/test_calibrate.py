@@ -21,12 +21,13 @@ from edge.calibrate import (
     RawStats,
     ValueStats,
     edit_config,
+    never_closer,
     suggest,
     two_point,
 )
 from edge.cli import main
 from edge.commands.calibrate import write_config as write_calibration
-from edge.config import Calibration, Direction, load_config
+from edge.config import Calibration, Direction, Stage, StageState, load_config
 from edge.trace import load_trace
 
 NOISE_PPM = 3.0
@@ -216,7 +217,8 @@ def test_calibrate_never_writes_an_invalid_config(tmp_path: Path) -> None:
     config_file = write_config(tmp_path)
     staged = config_file.read_text().replace(
         "warning = 300.0                  # ppm\nalarm = 600.0\n",
-        'stages = [{ name = "Siaga", level = 300.0, state = "warning" }]\n',
+        'stages = [{ name = "Siaga", level = 300.0, state = "warning" }, '
+        '{ name = "Awas", level = 600.0, state = "alarm" }]\n',
     )
     config_file.write_text(staged)
     cfg = load_config(config_file).sensor("gas-1")
@@ -349,17 +351,96 @@ def test_a_simulated_run_keeps_its_baseline_apart_from_the_real_sensors(tmp_path
     assert not (store_dir / "calibration.json").exists()
 
 
-def test_write_without_a_terminal_to_confirm_on_needs_yes(tmp_path: Path) -> None:
+def test_write_without_a_terminal_to_confirm_on_needs_yes_before_sampling(
+    tmp_path: Path,
+) -> None:
     config_file = write_config(tmp_path)
     before = config_file.read_text()
     base = ["calibrate", "gas-1", "-c", str(config_file), "--seconds", "0.3"]
     cli(*base, "--point", "0", "--simulate", str(level_scenario(tmp_path, 0)))
+    state = tmp_path / "calibration.simulated.json"
+    pending = state.read_text()
     result = cli(
         *base, "--point", "250", "--write", "--simulate", str(level_scenario(tmp_path, 500))
     )
     assert result.returncode == 2
-    assert "no terminal to confirm on; add --yes" in result.stderr
+    assert "no terminal to confirm --write on; add --yes" in result.stderr
+    assert "samples" not in result.stderr + result.stdout  # refused before sampling
+    assert state.read_text() == pending  # the second point was never taken
     assert config_file.read_text() == before
+
+
+def test_thresholds_are_never_written_from_a_simulated_baseline(tmp_path: Path) -> None:
+    config_file = write_config(tmp_path)
+    before = config_file.read_text()
+    result = cli(
+        "calibrate", "gas-1", "-c", str(config_file), "--seconds", "0.3",
+        "--thresholds", "--write", "--yes", "--simulate", str(noisy_scenario(tmp_path)),
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "would write a simulated baseline's thresholds" in result.stderr
+    assert config_file.read_text() == before
+
+
+def test_suggestions_never_lower_a_configured_threshold_without_force(tmp_path: Path) -> None:
+    cfg = gas(tmp_path)  # warning 300, alarm 600, hysteresis 50 ppm
+    suggested = {"warning": 20.0, "alarm": 34.0, "hysteresis": 5.0}
+    kept, notes = never_closer(cfg, suggested)
+    assert kept == {}
+    assert notes[1] == (
+        "kept the configured alarm 600: the suggestion 34 is closer to the baseline "
+        "(give --force to write it anyway)"
+    )
+    assert never_closer(cfg, suggested, force=True)[0] == suggested
+
+
+def test_suggestions_further_from_the_baseline_than_configured_are_written(
+    tmp_path: Path,
+) -> None:
+    kept, notes = never_closer(gas(tmp_path), {"warning": 350.0, "alarm": 700.0})
+    assert (kept, notes) == ({"warning": 350.0, "alarm": 700.0}, [])
+
+
+def test_calibrate_thresholds_keeps_the_configured_alarm_its_check_passed(
+    tmp_path: Path, mock_factory: MockFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The reported case: a quiet baseline suggested alarm 34 ppm where 600 was set and
+    its own check said "416 sigma from the baseline"; 600 must stay."""
+    config_file = write_config(tmp_path)
+    before = config_file.read_text()
+    running = ThreadDaemon(config_file, mock_factory)
+    try:
+        code = main(
+            ["calibrate", "gas-1", "-c", str(config_file), "--seconds", "0.6",
+             "--thresholds", "--write", "--yes", "--json"]
+        )  # fmt: skip
+    finally:
+        running.stop()
+    got = json.loads([ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("{")][-1])
+    assert code == 0
+    assert got["suggested"]["alarm"] < 600.0  # what the quiet run alone would allow
+    assert config_file.read_text() == before
+    assert any("kept the configured alarm 600" in n for n in got["notes"])
+
+
+def test_the_normal_base_stage_is_not_reported_as_tripping_on_noise(tmp_path: Path) -> None:
+    cfg = (
+        load_config(write_config(tmp_path))
+        .sensor("gas-1")
+        .model_copy(
+            update={
+                "warning": None,
+                "alarm": None,
+                "stages": [
+                    Stage(name="Siaga IV", level=0.0, state=StageState.NORMAL),
+                    Stage(name="Siaga I", level=600.0, state=StageState.ALARM),
+                ],
+            }
+        )
+    )
+    checks = suggest(cfg, stats(BASE_PPM, NOISE_PPM, 40.0, 60.0)).checks
+    assert [text for ok, text in checks if not ok] == []
+    assert "Siaga IV" not in " ".join(text for _, text in checks)
 
 
 def test_replay_refuses_a_plot_format_it_cannot_draw_before_replaying(tmp_path: Path) -> None:
@@ -369,4 +450,15 @@ def test_replay_refuses_a_plot_format_it_cannot_draw_before_replaying(tmp_path: 
     result = cli("replay", "gas-1", str(trace), "-c", str(config_file), "--plot", "x.txt")
     assert result.returncode == 2
     assert "name a .pdf, .png, .svg file" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_pins_that_cannot_be_opened_are_a_message_not_a_traceback(tmp_path: Path) -> None:
+    config_file = write_config(tmp_path)
+    config_file.write_text(
+        config_file.read_text().replace('pin_factory = "mock"', 'pin_factory = "lgpio"')
+    )
+    result = cli("calibrate", "gas-1", "-c", str(config_file), "--seconds", "0.3")
+    assert result.returncode == 1
+    assert "siaga-edge calibrate: cannot read gas-1:" in result.stderr
     assert "Traceback" not in result.stderr

@@ -206,6 +206,16 @@ def test_drill_events_never_change_the_real_rows(board: Board, clock: FakeClock)
     assert [(e["sensor"], e["state"]) for e in board.drill_rows()] == [("smoke-1", "alarm")]
 
 
+def test_walk_test_events_never_change_the_real_rows(board: Board, clock: FakeClock) -> None:
+    board.feed(f"{P}/events", event(1, State.NORMAL), clock.monotonic())
+    board.feed(f"{P}/events", event(2, State.ALARM, test=True), clock.monotonic())
+    assert [r.state for r in board.rows()] == ["normal"]
+    assert [(e["sensor"], e["state"]) for e in board.drill_rows()] == [("smoke-1", "alarm")]
+    marker = event(3, State.NORMAL, sensor="_device", test=True, reason="test")
+    board.feed(f"{P}/events", marker, clock.monotonic())
+    assert board.drill_rows() == []
+
+
 def test_a_drill_marker_clears_the_devices_drill_rows(board: Board, clock: FakeClock) -> None:
     board.feed(f"{P}/events", event(1, State.ALARM, drill=True), clock.monotonic())
     marker = event(2, State.NORMAL, sensor="_device", drill=True, reason="drill")

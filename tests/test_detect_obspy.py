@@ -28,13 +28,18 @@ TOLERANCE_S = 0.3
 
 
 def accelerometer(on: float, off: float) -> SensorConfig:
-    """Trigger only: no peak alarm, no delays, so every warning is one ObsPy trigger."""
+    """The trigger alone matters: a peak alarm no shaking in the record reaches (a sensor
+    with no alarm at all is refused), no delays, so every warning is one ObsPy trigger."""
     sensor = {
         "id": "getar-fondasi",
         "kind": "vibration",
         "input": {"type": "mcp3008", "channel": 0},
         "sample_hz": HZ,
         "sta_lta": {"sta_s": 0.2, "lta_s": 2.0, "on": on, "off": off, "highpass_hz": 1.0},
+        # The record is in counts: a calibration wide enough for them, and a peak alarm
+        # far above the shaking in it.
+        "calibration": {"raw": [0.0, 1.0], "value": [-1e7, 1e7]},
+        "alarm": 1e7,
     }
     data = {"site": {"id": "s", "device": "d"}, "sensors": [sensor]}
     return validate_config(data, Path("test.toml")).sensors[0]

@@ -64,6 +64,7 @@ SENSORS: dict[str, SensorConfig] = {
     "mq2": sensor(
         kind="smoke",
         input={"type": "mcp3008", "channel": 1},
+        calibration={"raw": [0.0, 1.0], "value": [0.0, 2.5]},
         warning=0.8,
         alarm=1.2,
         hysteresis=0.1,
@@ -346,3 +347,68 @@ def test_the_short_path_gives_exactly_what_the_full_path_gives(
             full.stage,
             full.deadline(),
         )
+
+
+# ---------------------------------------------------------------- fault verification
+
+BAD_VALUES = st.one_of(
+    st.floats(min_value=-100.0, max_value=-0.001),
+    st.floats(min_value=2.501, max_value=100.0),
+    st.sampled_from([float("nan"), float("inf"), float("-inf")]),
+)
+
+
+@st.composite
+def noisy_gauge_stream(draw: st.DrawFn) -> tuple[float, float, list[tuple[float, float]]]:
+    """A gauge sampled at ``hz`` for two minutes with bursts of bad samples, each burst
+    shorter than ``verify_s`` and followed by a valid sample."""
+    verify_s = draw(st.sampled_from([1.0, 3.0, 5.0]))
+    hz = draw(st.sampled_from([1.0, 2.0, 5.0]))
+    longest = max(1, int(verify_s * hz))  # a burst of n spans (n - 1) / hz < verify_s
+    n = int(120 * hz)
+    values = [draw(st.floats(min_value=0.0, max_value=2.5)) for _ in range(n)]
+    i = draw(st.integers(0, 5))
+    while i < n - 1:
+        burst = draw(st.integers(1, longest))
+        for k in range(i, min(i + burst, n - 1)):
+            values[k] = draw(BAD_VALUES)
+        i += burst + 1 + draw(st.integers(0, 20))
+    return verify_s, hz, [(k / hz, v) for k, v in enumerate(values)]
+
+
+@EXAMPLES
+@given(noisy_gauge_stream())
+def test_outliers_shorter_than_verify_s_never_make_a_fault(
+    stream: tuple[float, float, list[tuple[float, float]]],
+) -> None:
+    verify_s, hz, samples = stream
+    cfg = gauge(
+        sample_hz=hz, fault={"no_data_s": 10.0, "min": 0.0, "max": 2.5, "verify_s": verify_s}
+    )
+    machine = machine_for(cfg)
+    events = machine.start(0.0) + machine.sample_many(samples)
+    assert State.FAULT not in [tr.state for tr in events]
+
+
+@EXAMPLES
+@given(
+    verify_s=st.sampled_from([0.0, 1.0, 3.0, 5.0]),
+    hz=st.sampled_from([1.0, 2.0, 5.0]),
+    cut_at=st.floats(min_value=10.0, max_value=60.0),
+    reads=st.sampled_from([None, -1.0, 9.0, float("nan")]),
+)
+def test_a_real_disconnection_is_a_fault_within_its_configured_time(
+    verify_s: float, hz: float, cut_at: float, reads: float | None
+) -> None:
+    """From the cut on every read fails (None: no_data_s) or is out of range (verify_s),
+    and the sensor is in fault by then plus one sample period."""
+    cfg = gauge(
+        sample_hz=hz, fault={"no_data_s": 10.0, "min": 0.0, "max": 2.5, "verify_s": verify_s}
+    )
+    samples = [(k / hz, 0.3 if k / hz < cut_at else reads) for k in range(int(120 * hz))]
+    machine = machine_for(cfg)
+    events = machine.start(0.0) + machine.sample_many(samples)
+    faults = [tr.t for tr in events if tr.state is State.FAULT]
+    limit = 10.0 if reads is None else verify_s
+    assert faults, "the disconnection was never reported"
+    assert cut_at <= faults[0] <= cut_at + limit + 1.0 / hz + 1e-9

@@ -39,8 +39,26 @@ SCENARIOS: dict[str, tuple[dict[str, Any], Samples, float | None, list[Row]]] = 
         None,
         [*STARTUP, (39.5, "fault", "no_data", None), (110.0, "normal", "cleared", None)],
     ),
-    "out_of_range_is_a_fault_at_once": (
+    "a_single_out_of_range_sample_is_no_fault": (
         {},
+        [*every(0, 10, 0.5), (10.0, 3.0), *every(10.5, 100, 0.5)],
+        None,
+        STARTUP,
+    ),
+    "out_of_range_short_of_verify_s_is_no_fault": (
+        {},
+        every(0, 10, 0.5) + every(10, 12.5, -0.2) + every(12.5, 100, 0.5),
+        None,
+        STARTUP,
+    ),
+    "out_of_range_held_for_verify_s_is_a_fault_that_a_short_clean_run_clears": (
+        {},
+        every(0, 10, 0.5) + every(10, 14, 3.0) + every(14, 100, 0.5),
+        None,
+        [*STARTUP, (13.0, "fault", "out_of_range", None), (20.0, "normal", "cleared", None)],
+    ),
+    "with_verify_s_0_out_of_range_is_a_fault_at_once": (
+        {"fault": {"no_data_s": 10.0, "min": 0.0, "max": 2.5, "verify_s": 0.0}},
         [*every(0, 10, 0.5), (10.0, 3.0), *every(10.5, 100, 0.5)],
         None,
         [*STARTUP, (10.0, "fault", "out_of_range", None), (70.5, "normal", "cleared", None)],
@@ -49,47 +67,59 @@ SCENARIOS: dict[str, tuple[dict[str, Any], Samples, float | None, list[Row]]] = 
         {},
         [
             *every(0, 10, 0.5),
-            (10.0, 3.0),
-            *every(10.5, 40, 0.5),
-            (40.0, -1.0),
-            *every(40.5, 200, 0.5),
+            *every(10, 14, 3.0),
+            *every(14, 17, 0.5),
+            (17.0, -1.0),
+            *every(17.5, 200, 0.5),
         ],
         None,
-        [*STARTUP, (10.0, "fault", "out_of_range", None), (100.5, "normal", "cleared", None)],
+        [*STARTUP, (13.0, "fault", "out_of_range", None), (23.5, "normal", "cleared", None)],
     ),
-    "a_fault_interrupts_a_running_delay_and_recovery_shows_the_present_level": (
+    "an_isolated_outlier_does_not_interrupt_a_running_delay": (
         {},
         every(0, 10, 0.5) + every(10, 12, 1.0) + [(12.0, 9.0)] + every(12.5, 100, 1.0),
         None,
-        [*STARTUP, (12.0, "fault", "out_of_range", None), (72.5, "warning", "level", None)],
+        [*STARTUP, (15.0, "warning", "level", None)],
+    ),
+    "a_verified_fault_interrupts_a_running_delay_and_recovery_shows_the_present_level": (
+        {},
+        every(0, 10, 0.5) + every(10, 12, 1.0) + every(12, 15.5, 9.0) + every(15.5, 100, 1.0),
+        None,
+        [*STARTUP, (15.0, "fault", "out_of_range", None), (21.5, "warning", "level", None)],
     ),
     "a_fault_breaks_the_continuity_a_delay_needs": (
         {"delay_on_s": 30.0, "delay_off_s": 5.0},
-        every(0, 10, 0.5) + every(10, 12, 1.0) + [(12.0, 9.0)] + every(12.5, 100, 1.0),
+        every(0, 10, 0.5) + every(10, 12, 1.0) + every(12, 15.5, 9.0) + every(15.5, 100, 1.0),
         None,
         [
             *STARTUP,
-            (12.0, "fault", "out_of_range", None),
-            (17.5, "normal", "cleared", None),
-            (42.5, "warning", "level", None),
+            (15.0, "fault", "out_of_range", None),
+            (20.5, "normal", "cleared", None),
+            (45.5, "warning", "level", None),
         ],
     ),
     "a_failed_check_during_recovery_restarts_the_delay_too": (
         {"delay_on_s": 30.0, "delay_off_s": 5.0},
         [
             *every(0, 12, 0.5),
-            (12.0, 9.0),
-            *every(12.5, 14, 1.0),
-            (14.0, 9.0),
-            *every(14.5, 100, 1.0),
+            *every(12, 15.5, 9.0),
+            *every(15.5, 17, 1.0),
+            (17.0, 9.0),
+            *every(17.5, 100, 1.0),
         ],
         None,
         [
             *STARTUP,
-            (12.0, "fault", "out_of_range", None),
-            (19.5, "normal", "cleared", None),
-            (44.5, "warning", "level", None),
+            (15.0, "fault", "out_of_range", None),
+            (22.5, "normal", "cleared", None),
+            (47.5, "warning", "level", None),
         ],
+    ),
+    "suspect_samples_hold_a_delay_that_then_completes_at_the_next_valid_sample": (
+        {},
+        every(0, 10, 0.5) + every(10, 14.5, 1.0) + every(14.5, 16, 9.0) + every(16, 100, 1.0),
+        None,
+        [*STARTUP, (16.0, "warning", "level", None)],
     ),
     "an_alarm_lost_to_a_fault_is_shown_again_after_recovery": (
         {},
@@ -127,12 +157,13 @@ SCENARIOS: dict[str, tuple[dict[str, Any], Samples, float | None, list[Row]]] = 
     ),
     "a_fault_during_starting_is_a_fault_then_starting_resumes": (
         {"warmup_s": 60.0},
-        [*every(0, 5, 0.5), (5.0, 3.0), *every(5.5, 100, 0.5)],
+        [*every(0, 5, 0.5), *every(5, 8.5, 3.0), *every(8.5, 100, 0.5)],
         None,
         [
             (0.0, "starting", "startup", None),
-            (5.0, "fault", "out_of_range", None),
-            (65.5, "normal", "cleared", None),
+            (8.0, "fault", "out_of_range", None),
+            (14.5, "starting", "startup", None),
+            (60.0, "normal", "startup", None),
         ],
     ),
     "disabled_publishes_disabled_and_detects_nothing": (
@@ -171,12 +202,14 @@ def test_an_out_of_range_fault_then_silence_does_not_spin_on_a_past_deadline() -
     assert due is None or due > 100.0
 
 
-def test_a_non_finite_reading_is_out_of_range_not_a_level() -> None:
+def test_non_finite_readings_are_out_of_range_not_a_level() -> None:
     machine = machine_for(gauge(fault={"no_data_s": 10.0}))
     machine.start(0.0)
     machine.sample(0.0, 0.5)
-    events = machine.sample(1.0, float("nan"))
-    assert [(tr.state.value, tr.reason.value) for tr in events] == [("fault", "out_of_range")]
+    events = [tr for t in (1.0, 2.0, 3.0, 4.0) for tr in machine.sample(t, float("nan"))]
+    assert [(tr.t, tr.state.value, tr.reason.value) for tr in events] == [
+        (4.0, "fault", "out_of_range")
+    ]
 
 
 def test_a_sample_timestamped_before_a_processed_deadline_is_taken_at_that_deadline() -> None:

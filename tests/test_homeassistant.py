@@ -56,6 +56,30 @@ def test_water_level_is_moisture_and_vibration_is_vibration(tmp_path: Path) -> N
     )
 
 
+@pytest.mark.parametrize(
+    ("hazard", "device_class"),
+    [
+        ("fire", "smoke"),
+        ("gas", "gas"),
+        ("flood", "moisture"),
+        ("earthquake", "vibration"),
+        ("intrusion", "safety"),
+        ("tamper", "tamper"),
+    ],
+)
+def test_the_device_class_follows_the_hazard_not_the_kind(
+    tmp_path: Path, hazard: str, device_class: str
+) -> None:
+    path = write_config(tmp_path, extra=HA)
+    path.write_text(
+        path.read_text()
+        + f'\n[[sensors]]\nid = "pagar"\nkind = "vibration"\nhazard = "{hazard}"\n'
+        + 'input = { type = "pulse", pin = "GPIO5" }\npulses = { window_s = 2, alarm = 5 }\n'
+    )
+    components = discovery_payload(load_config(path))["components"]
+    assert components["pagar"]["device_class"] == device_class
+
+
 def test_availability_follows_the_devices_status_topic(tmp_path: Path) -> None:
     payload = discovery_payload(load_config(write_config(tmp_path, extra=HA)))
     assert payload["availability"] == [

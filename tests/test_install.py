@@ -6,6 +6,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,15 +21,23 @@ VENV = "opt/siaga-edge/venv"
 OUTBOX = "var/lib/siaga-edge/outbox.sqlite3"
 
 
-def install(root: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
+def run_install(root: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """install.sh into ``root``; this checkout's siaga-edge is on PATH to check configs
+    with when there is no venv in the root."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIAGA_")}
+    return subprocess.run(
         ["bash", str(INSTALL), "--prefix", str(root), *args],
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, "PIP_PROGRESS_BAR": "off"},
+        env={**env, "PIP_PROGRESS_BAR": "off", "PATH": path, "PYTHONPATH": str(REPO)},
         check=False,
     )
+
+
+def install(root: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    result = run_install(root, *args, timeout=timeout)
     assert result.returncode == 0, f"install.sh {' '.join(args)} failed:\n{result.stderr}"
     return result
 
@@ -85,6 +94,42 @@ def test_edited_config_is_never_overwritten(tmp_path: Path) -> None:
     install(tmp_path, "--no-venv")
     assert config.read_text() == edited
     assert mode(config) == 0o640
+
+
+def test_a_first_install_does_not_start_the_daemon_on_the_untouched_example(
+    tmp_path: Path,
+) -> None:
+    result = install(tmp_path, "--no-venv")
+    assert "not starting siaga-edge.service" in result.stdout
+    assert "still the shipped example" in result.stdout
+    assert "siaga-edge check-config" in result.stdout and "--enable" in result.stdout
+    assert "config checked" not in result.stdout
+
+
+def test_enable_is_refused_while_the_config_is_the_untouched_example(tmp_path: Path) -> None:
+    result = run_install(tmp_path, "--no-venv", "--enable")
+    assert result.returncode == 1
+    assert "not enabled" in result.stderr and "still the shipped example" in result.stderr
+
+
+def test_enable_is_refused_on_an_edited_config_check_config_refuses(tmp_path: Path) -> None:
+    install(tmp_path, "--no-venv")
+    config = tmp_path / CONFIG
+    config.write_text(config.read_text().replace('device = "pi-blok-a"', 'device = "Pi Blok A"'))
+    result = run_install(tmp_path, "--no-venv", "--enable")
+    assert result.returncode == 1
+    assert "check-config refuses" in result.stderr
+    assert "site.device" in result.stderr
+
+
+def test_enable_goes_ahead_on_an_edited_valid_config(tmp_path: Path) -> None:
+    install(tmp_path, "--no-venv")
+    config = tmp_path / CONFIG
+    config.write_text(config.read_text().replace('device = "pi-blok-a"', 'device = "pi-blok-c"'))
+    result = run_install(tmp_path, "--no-venv", "--enable")
+    assert result.returncode == 0, result.stderr
+    assert "config checked" in result.stdout
+    assert "systemctl enable --now siaga-edge.service" in result.stdout  # no systemd here
 
 
 def test_rerun_restores_a_changed_unit(tmp_path: Path) -> None:

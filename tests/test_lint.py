@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from tools_support import cli, write_config
 
 from edge.calibrate import RawStats, load_state, record_stats, save_state, state_path
-from edge.config import load_config
+from edge.config import ConfigError, load_config
 from edge.lint import environment, lint
 
 
@@ -56,7 +57,9 @@ def test_an_ultrasonic_fault_min_of_exactly_zero_is_a_warning(tmp_path: Path) ->
     assert [w.split(":")[0] for w in warnings_for(path)] == ["sensors[2](air).fault.min"]
 
 
-def test_a_level_the_ultrasonic_sensor_cannot_see_is_a_warning(tmp_path: Path) -> None:
+def test_a_level_the_ultrasonic_sensor_cannot_see_is_an_error_not_a_warning(
+    tmp_path: Path,
+) -> None:
     path = write_config(tmp_path)
     path.write_text(
         path.read_text()
@@ -64,7 +67,8 @@ def test_a_level_the_ultrasonic_sensor_cannot_see_is_a_warning(tmp_path: Path) -
         + 'input = { type = "hcsr04", trigger = "GPIO23", echo = "GPIO24", mount_height_m = 2 }\n'
         + "warning = 0.8\nalarm = 1.99\nhysteresis = 0.05\n"
     )
-    assert any("cannot measure that close" in w for w in warnings_for(path))
+    with pytest.raises(ConfigError, match="cannot measure that close"):
+        load_config(path)
 
 
 def test_check_config_prints_warnings_on_stderr_and_still_exits_0(tmp_path: Path) -> None:

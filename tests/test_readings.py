@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.text import Text
+from tables import gauge, sensor
 from tools_support import SimulatedDaemon, cli, write_config
+
+from edge.commands.readings import readings_table
+from edge.control import sensor_reading
+from edge.detect.build import machine_for
+from edge.sensors import Sample
 
 SCENARIO = """
 duration_s = 60.0
@@ -108,3 +115,53 @@ def test_readings_exit_1_when_no_daemon_runs_and_the_pins_cannot_be_opened(
     result = cli("readings", "-c", str(config_file), "--once")
     assert result.returncode == 1
     assert "no daemon answers" in result.stderr
+
+
+# ---------------------------------------------------------------- what a row says
+
+
+def _row(cfg: Any, samples: list[tuple[float, float | None]], now: float) -> dict[str, Any]:
+    machine = machine_for(cfg)
+    machine.start(0.0)
+    last = None
+    for t, value in samples:
+        machine.sample(t, value)
+        last = Sample(cfg.id, t, value, value)
+    machine.tick(now)
+    return sensor_reading(cfg, machine, last, now)
+
+
+def _age_cell(row: dict[str, Any]) -> Text:
+    table = readings_table([row], "test")
+    cell = table.columns[-1]._cells[0]
+    assert isinstance(cell, Text)
+    return cell
+
+
+def test_a_row_in_fault_says_why() -> None:
+    samples = [(n / 2, 0.5) for n in range(10)] + [(5 + n / 2, None) for n in range(30)]
+    row = _row(gauge(), samples, 20.0)
+    assert (row["state"], row["reason"]) == ("fault", "no_data")
+    assert "no_data" in str(readings_table([row], "test").columns[5]._cells[0])
+
+
+def test_an_hcsr04_with_no_echo_shows_the_age_of_its_last_good_sample_in_red() -> None:
+    samples = [(n / 2, 0.5) for n in range(10)] + [(5 + n / 2, None) for n in range(12)]
+    row = _row(gauge(), samples, 10.5)
+    assert row["age_s"] == 0.0  # it keeps sampling ...
+    assert row["good_age_s"] == 6.0  # ... but nothing good since 4.5 s
+    cell = _age_cell(row)
+    assert (str(cell), cell.style) == ("6.0 s", "bold red")
+
+
+def test_a_pulse_input_shows_its_count_in_the_window() -> None:
+    fence = sensor(
+        kind="vibration",
+        hazard="intrusion",
+        input={"type": "pulse", "pin": "GPIO5"},
+        pulses={"window_s": 2.0, "warning": 5, "alarm": 20},
+    )
+    pulses = [(0.0, 0.0)] + [(10.0 + k / 10, 1.0) for k in range(7)]
+    row = _row(fence, pulses, 10.9)
+    assert (row["pulses"], row["window_s"], row["hazard"]) == (7, 2.0, "intrusion")
+    assert "7 / 2 s" in str(readings_table([row], "test").columns[4]._cells[0])

@@ -203,7 +203,8 @@ def test_before_any_step_a_sensor_reads_its_idle_value() -> None:
 
 
 def test_idle_analog_sits_a_margin_inside_its_fault_range(config: SiagaConfig) -> None:
-    water = config.sensor("air-selokan")  # fault.min = 0.0, mount_height_m = 2.5
+    water = config.sensor("air-selokan")  # mount_height_m = 2.5
+    water = water.model_copy(update={"fault": water.fault.model_copy(update={"min": 0.0})})
     assert idle_value(water) == pytest.approx(0.02 * 2.5)
 
 
@@ -211,6 +212,7 @@ def test_idle_analog_is_zero_when_zero_is_well_inside_its_fault_range(
     config: SiagaConfig,
 ) -> None:
     assert idle_value(config.sensor("smoke-gudang")) == 0.0  # fault.min = -50 ppm
+    assert idle_value(config.sensor("air-selokan")) == 0.0  # fault.min = -0.10 m
     assert idle_value(config.sensor("getar-fondasi")) == 0.0  # no fault limits
 
 

@@ -9,8 +9,9 @@ import pytest
 from gpiozero.pins.mock import MockFactory, MockPin, MockTriggerPin
 
 from edge.clock import SystemClock
-from edge.config import DigitalInput, Hcsr04Input, Mcp3008Input, PulseInput
+from edge.config import DigitalInput, EolInput, Hcsr04Input, Mcp3008Input, PulseInput
 from edge.detect.calibration import linear
+from edge.detect.eol import LoopState
 from edge.detect.ultrasonic import distance_to_echo, echo_to_distance
 from edge.sensors.adc import AdcSensor
 from edge.sensors.base import Sample
@@ -126,3 +127,100 @@ def test_pulse_train_reaches_the_sink_as_one_sample_per_rising_edge(
         pin.drive_low()
     sensor.close()
     assert sink.values == [0.0] + [1.0] * 7
+
+
+# ---------------------------------------------------------------- supervised loops
+
+LOOP_INPUT = EolInput(type="eol", channel=2, eol_ohm=4700, alarm_ohm=680)
+
+
+def gpiozero_fraction(code: int) -> float:
+    """What gpiozero's MCP3008.value reads for a 10-bit code (its scaling, -1..1 folded)."""
+    return (2 * code + 1) / 2047
+
+
+def codes_around(edge_ohm: float, inclusive_below: bool) -> tuple[int, int]:
+    """The last code on the low side of a band edge and the first on its high side."""
+    loop = LOOP_INPUT.loop
+
+    def below(code: int) -> bool:
+        ohm = loop.ohm(gpiozero_fraction(code))
+        return ohm <= edge_ohm if inclusive_below else ohm < edge_ohm
+
+    last = max(c for c in range(1024) if below(c))
+    return last, last + 1
+
+
+def _edges() -> list[tuple[str, float, bool, LoopState, LoopState]]:
+    _, alarm, _, normal, _ = LOOP_INPUT.loop.bands()
+    return [
+        ("short|alarm", alarm.low_ohm, False, LoopState.SHORT, LoopState.ALARM),
+        ("alarm|between", alarm.high_ohm, True, LoopState.ALARM, LoopState.BETWEEN),
+        ("between|normal", normal.low_ohm, False, LoopState.BETWEEN, LoopState.NORMAL),
+        ("normal|open", normal.high_ohm, True, LoopState.NORMAL, LoopState.OPEN),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("edge", "ohm", "inclusive", "low", "high"),
+    _edges(),
+    ids=lambda x: x if isinstance(x, str) else "",
+)
+def test_an_eol_loop_read_on_the_emulated_mcp3008_classifies_either_side_of_each_band_edge(
+    mock_factory: MockFactory,
+    edge: str,
+    ohm: float,
+    inclusive: bool,
+    low: LoopState,
+    high: LoopState,
+) -> None:
+    adc = MockMCP3008(select=0, pin_factory=mock_factory)
+    sink = Sink()
+    loop = LOOP_INPUT.loop
+    sensor = AdcSensor("loop", LOOP_INPUT, 1.0, loop.ohm, mock_factory, SystemClock(), sink)
+    below, above = codes_around(ohm, inclusive)
+    states = []
+    for code in (below, above):
+        adc.set_code(2, code)
+        sensor.read()
+        value = sink[-1].value
+        assert value is not None
+        states.append(loop.classify(value))
+    sensor.close()
+    assert states == [low, high]
+
+
+@pytest.mark.parametrize(("code", "state"), [(1023, LoopState.OPEN), (0, LoopState.SHORT)])
+def test_an_eol_loop_at_full_scale_is_open_and_at_zero_is_short(
+    mock_factory: MockFactory, code: int, state: LoopState
+) -> None:
+    adc = MockMCP3008(select=0, pin_factory=mock_factory)
+    sink = Sink()
+    loop = LOOP_INPUT.loop
+    sensor = AdcSensor("loop", LOOP_INPUT, 1.0, loop.ohm, mock_factory, SystemClock(), sink)
+    adc.set_code(2, code)
+    sensor.read()
+    sensor.close()
+    assert sink[-1].value is not None and loop.classify(sink[-1].value) is state
+
+
+@pytest.mark.parametrize(("normally_closed", "levels"), [(False, [0.0, 1.0]), (True, [1.0, 0.0])])
+def test_a_normally_closed_contact_reads_alarm_when_its_pin_is_pulled_high(
+    mock_factory: MockFactory, normally_closed: bool, levels: list[float]
+) -> None:
+    """NC to ground with the pull-up: closed (low) is rest, open (high, or a cut wire)
+    is the alarm. The NO contact of the same pin reads the other way round."""
+    sink = Sink()
+    cfg = DigitalInput(
+        type="digital",
+        pin="GPIO17",
+        active_low=not normally_closed,
+        normally_closed=normally_closed,
+    )
+    pin: MockPin = mock_factory.pin("GPIO17")
+    sensor = ContactSensor("smoke", cfg, mock_factory, SystemClock(), sink)
+    sensor.start()
+    pin.drive_low()  # closed to ground
+    sensor.close()
+    # At start the pin rests on its pull-up (high: an NC contact open, or its wire cut).
+    assert sink.values == levels

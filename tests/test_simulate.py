@@ -13,7 +13,7 @@ from gpiozero.pins.mock import MockFactory, MockPin, MockTriggerPin
 
 from edge.clock import Clock, FakeClock, SystemClock
 from edge.config import Mcp3008Input, SiagaConfig
-from edge.detect.build import calibration_for
+from edge.detect.build import calibration_for, machine_for
 from edge.detect.ultrasonic import distance_to_echo, echo_to_distance
 from edge.sensors import Sample, Sensor, open_sensor
 from edge.sensors.adc import AdcSensor
@@ -55,6 +55,19 @@ SENSORS: list[dict[str, Any]] = [
         "kind": "vibration",
         "input": {"type": "pulse", "pin": "GPIO5"},
         "pulses": {"window_s": 2.0, "alarm": 20},
+    },
+    {
+        "id": "loop",
+        "kind": "smoke",
+        "input": {"type": "eol", "channel": 2, "eol_ohm": 4700, "alarm_ohm": 680},
+        "delay_on_s": 2.0,
+        "delay_off_s": 30.0,
+    },
+    {
+        "id": "door",
+        "kind": "smoke",
+        "hazard": "intrusion",
+        "input": {"type": "digital", "pin": "GPIO6", "normally_closed": True},
     },
 ]
 
@@ -302,3 +315,59 @@ def test_chips_on_ce0_and_ce1_answer_only_when_selected(mock_factory: MockFactor
         assert (ce0.conversions, ce1.conversions) == (0, 1)
     finally:
         on_ce1.close()
+
+
+def _loop_events(r: Rig, config: SiagaConfig, until_s: int) -> list[tuple[float, str, str]]:
+    """The loop read once a second through the mock MCP3008 and gpiozero, as the
+    scenario has it at that second, into the loop's own detection."""
+    cfg = config.sensor("loop")
+    machine = machine_for(cfg)
+    events = machine.start(0.0)
+    for t in range(until_s):
+        r.pins.apply(cfg, r.sim.timeline.value_at("loop", float(t)))
+        events += machine.sample(float(t), r.read_adc("loop"))
+    return [(tr.t, tr.state.value, tr.reason.value) for tr in events]
+
+
+@pytest.mark.parametrize(("fail", "reason"), [("cut", "open_circuit"), ("short", "short_circuit")])
+def test_a_cut_or_shorted_eol_loop_is_a_fault_within_10_s_on_the_emulated_mcp3008(
+    rig: MakeRig, config: SiagaConfig, fail: str, reason: str
+) -> None:
+    r = rig(FakeClock(), {"at_s": 10.0, "sensor": "loop", "fail": fail}, duration_s=30.0)
+    events = _loop_events(r, config, 30)
+    assert events[:2] == [(0.0, "starting", "startup"), (0.0, "normal", "startup")]
+    assert events[2][1:] == ("fault", reason)
+    assert 10.0 <= events[2][0] <= 20.0
+    assert "normal" not in [state for _, state, _ in events[2:]]
+
+
+def test_an_eol_loop_in_alarm_reads_its_alarm_band(rig: MakeRig, config: SiagaConfig) -> None:
+    r = rig(FakeClock(), {"at_s": 5.0, "sensor": "loop", "value": 1.0}, duration_s=30.0)
+    assert _loop_events(r, config, 10) == [
+        (0.0, "starting", "startup"),
+        (0.0, "normal", "startup"),
+        (7.0, "alarm", "contact"),
+    ]
+
+
+def test_a_cut_eol_loop_in_a_scenario_is_full_scale_on_the_adc(rig: MakeRig) -> None:
+    r = rig(FakeClock(), {"at_s": 0.0, "sensor": "loop", "fail": "cut"})
+    r.play()
+    assert r.pins.adcs[0].code(2) == 1023
+
+
+def test_cut_and_short_apply_only_to_an_eol_loop(
+    mock_factory: MockFactory, config: SiagaConfig
+) -> None:
+    scenario = Scenario.model_validate(
+        {"duration_s": 1.0, "step": [{"at_s": 0, "sensor": "gas", "fail": "cut"}]}
+    )
+    with pytest.raises(ScenarioError, match="fail 'cut' applies only to an eol input"):
+        Simulator(scenario, config, mock_factory, SystemClock(), {})
+
+
+def test_a_disconnected_normally_closed_contact_reads_as_an_alarm(rig: MakeRig) -> None:
+    r = rig(SystemClock(), {"at_s": 0.05, "sensor": "door", "fail": "disconnected"})
+    r.sensors["door"].start()
+    r.play()
+    assert r.sinks["door"].values == [0.0, 1.0]  # at rest (closed), then the cut: alarm

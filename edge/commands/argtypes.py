@@ -24,6 +24,13 @@ def seconds(text: str) -> float:
     return value
 
 
+def positive(text: str) -> float:
+    value = finite(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number above 0")
+    return value
+
+
 def count(text: str) -> int:
     try:
         value = int(text)

@@ -18,7 +18,10 @@ levels (the first waits in ``calibration.json``); an HC-SR04 needs one (it sets
 ``mount_height_m``). ``--write`` then updates the config file in place, keeping every
 comment and the layout: the diff is shown, the result validated as the daemon would, and
 an invalid config is never written. ``--thresholds`` also writes the suggested warning,
-alarm and hysteresis. After writing, reload the daemon (``systemctl reload siaga-edge``).
+alarm and hysteresis, but never one closer to the baseline than the configured value
+(a threshold set for the site's physical levels stays) unless ``--force``; a
+``--simulate`` baseline is no site's noise, so ``--thresholds`` is refused with it.
+After writing, reload the daemon (``systemctl reload siaga-edge``).
 
 Exit 0, 2 for a bad config, sensor or argument, 1 when the sensor cannot be read.
 """
@@ -52,6 +55,7 @@ from edge.calibrate import (
     edit_config,
     load_state,
     mount_height,
+    never_closer,
     pending_points,
     record_stats,
     recorded_stats,
@@ -71,6 +75,7 @@ from edge.commands.readings import LocalSensors
 from edge.config import (
     ConfigError,
     DigitalInput,
+    EolInput,
     Hcsr04Input,
     PulseInput,
     SensorConfig,
@@ -80,7 +85,9 @@ from edge.config import (
 )
 from edge.control import ControlClient, ControlDeniedError, ControlError, NoDaemonError
 from edge.lint import LintWarning, lint
+from edge.sensors.factory import open_hint
 from edge.trace import write_trace
+from edge.usererror import UserInputError
 
 READ_EVERY_S = 0.2
 
@@ -106,6 +113,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--simulate", metavar="SCENARIO", type=Path, help="mock pins")
     parser.add_argument("--json", action="store_true", help="the report as one JSON object")
     parser.add_argument("--yes", action="store_true", help="write without asking")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="with --thresholds: also write values closer to the baseline than configured",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -118,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     except KeyError as exc:
         err.print(f"siaga-edge calibrate: {exc.args[0]}", markup=False)
         return EXIT_USAGE
-    if isinstance(cfg.input, DigitalInput | PulseInput):
+    if isinstance(cfg.input, DigitalInput | PulseInput | EolInput):
         err.print(
             f"siaga-edge calibrate: {cfg.id} is a {cfg.input.type} input: it has no analog "
             "value to calibrate (check it with `siaga-edge readings`)"
@@ -127,14 +139,28 @@ def run(args: argparse.Namespace) -> int:
     if args.thresholds and not args.write:
         err.print("siaga-edge calibrate: --thresholds goes with --write")
         return EXIT_USAGE
+    if args.thresholds and args.simulate is not None:
+        err.print(
+            "siaga-edge calibrate: --thresholds with --simulate would write a simulated "
+            "baseline's thresholds into the config; calibrate the real sensor for thresholds"
+        )
+        return EXIT_USAGE
+    if args.write and not args.yes and not sys.stdin.isatty():
+        # Said now, not after the technician has held the sensor steady for --seconds.
+        err.print("siaga-edge calibrate: no terminal to confirm --write on; add --yes")
+        return EXIT_USAGE
     if args.record is not None and (problem := _unwritable(args.record)):
         # Said now, not after the technician has held the sensor steady for --seconds.
         err.print(f"siaga-edge calibrate: --record {args.record}: {problem}", markup=False)
         return EXIT_USAGE
     try:
         samples = sample(config, cfg, args.seconds, args.simulate, err, quiet=args.json)
-    except (ControlError, OSError, RuntimeError) as exc:
-        err.print(f"siaga-edge calibrate: cannot read {cfg.id}: {exc}", markup=False)
+    except UserInputError:
+        raise  # a bad scenario: exit 2 from the command line, naming where
+    except Exception as exc:  # pins that cannot be opened, SPI off, a daemon gone
+        err.print(
+            f"siaga-edge calibrate: cannot read {cfg.id}: {exc}; {open_hint(exc)}", markup=False
+        )
         return EXIT_FAILURE
     try:
         return _report(args, path, config, cfg, samples, out, err)
@@ -281,7 +307,9 @@ def _report(
         if suggestion is None:
             err.print("siaga-edge calibrate: --thresholds needs a recorded baseline first")
             return EXIT_USAGE
-        updates.update(suggestion.updates())
+        allowed, kept = never_closer(_with(cfg, updates), suggestion.updates(), force=args.force)
+        updates.update(allowed)
+        notes += kept
     if args.json:
         report["notes"] = notes
     else:
@@ -289,12 +317,8 @@ def _report(
     code = EXIT_OK
     if args.write:
         if not updates:
-            err.print("nothing to write yet: give --point VALUE (and --thresholds)")
+            err.print("nothing to write: give --point VALUE (or --thresholds)")
         else:
-            if not args.yes and not sys.stdin.isatty():
-                # No one to show the diff to and ask: a script says so with --yes.
-                err.print("not written: no terminal to confirm on; add --yes to write anyway")
-                return EXIT_USAGE
             code = write_config(path, cfg, updates, out, err, yes=args.yes)
             report["written"] = code == EXIT_OK
             if code == EXIT_OK and args.point is not None and "calibration" in updates:

@@ -1,7 +1,8 @@
 """A newcomer's first run: a private broker, the daemon on simulated sensors, the alerts.
 
 Starts mosquitto on a free loopback port (unless ``--broker``), runs ``siaga-edge run
---simulate`` on the example config with the built-in fire, flood and earthquake scenario,
+--simulate`` on the example config with the built-in scenario (a fire, a flood, an
+earthquake and a fence climb the example calls an intrusion),
 and shows the control room's console (``siaga-edge console``) receiving the alerts: its
 live board on a terminal, one line per event otherwise. Stops cleanly after
 ``--duration`` seconds and says whether every event arrived, in order.

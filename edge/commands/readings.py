@@ -313,25 +313,27 @@ def readings_table(rows: list[dict[str, Any]], label: str) -> Table:
         expand=False,
     )
     table.add_column("sensor", no_wrap=True)
+    table.add_column("hazard", no_wrap=True)
     table.add_column("input", no_wrap=True)
     table.add_column("raw", justify="right", no_wrap=True)
     table.add_column("value", justify="right", no_wrap=True)
     table.add_column("state", no_wrap=True)
     table.add_column("stage", no_wrap=True)
     table.add_column("thresholds")
-    table.add_column("age", justify="right", no_wrap=True)
+    table.add_column("good", justify="right", no_wrap=True)
     for row in rows:
         state = str(row.get("state") or "-")
-        age = row.get("age_s")
-        period = 1.0 / row["sample_hz"] if row.get("sample_hz") else None
-        # A sampled input whose last sample is 3 periods old is late: show it.
-        late = age is not None and period is not None and age > 3 * period + 0.5
+        age, late = _age(row)
+        shown = Text(f" {state.upper()} ", style=STATE_STYLE.get(state, ""))
+        if state == "fault" and row.get("reason"):
+            shown.append(f" {row['reason']}", style="bold yellow")
         table.add_row(
             Text(row["sensor"], style="bold"),
+            escape(str(row.get("hazard") or "")),
             row["input"],
             _number(row.get("raw"), SHOWN_RAW_UNIT.get(row.get("raw_unit", ""), "")),
-            _number(row.get("value"), row.get("unit", "")),
-            Text(f" {state.upper()} ", style=STATE_STYLE.get(state, "")),
+            _value(row),
+            shown,
             escape(str(row.get("stage") or "")),
             escape(str(row.get("thresholds") or "")),
             Text(
@@ -340,3 +342,20 @@ def readings_table(rows: list[dict[str, Any]], label: str) -> Table:
             ),
         )
     return table
+
+
+def _value(row: dict[str, Any]) -> str:
+    """The calibrated value; for a pulse input, the pulses in its window now."""
+    if isinstance(row.get("pulses"), int):
+        return f"{row['pulses']} / {row.get('window_s', 0):g} s"
+    return _number(row.get("value"), row.get("unit", ""))
+
+
+def _age(row: dict[str, Any]) -> tuple[float | None, bool]:
+    """The age of the last good sample (of any sample, from an older daemon), and whether
+    it is late: a sampled input 3 periods behind. An HC-SR04 with no echo keeps sampling
+    but gives nothing good: it goes red."""
+    age = row.get("good_age_s", row.get("age_s"))
+    period = 1.0 / row["sample_hz"] if row.get("sample_hz") else None
+    late = age is not None and period is not None and age > 3 * period + 0.5
+    return age, late

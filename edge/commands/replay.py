@@ -111,7 +111,8 @@ def table(cfg: SensorConfig, result: Replay, n_samples: int) -> str:
     ]
     lines.append("")
     lines.append(
-        f"{cfg.id}: {n_samples} samples up to t_s {result.end_t_s:.2f}, {len(result.events)} events"
+        f"{cfg.id} ({cfg.hazard.value}): {n_samples} samples up to t_s "
+        f"{result.end_t_s:.2f}, {len(result.events)} events"
     )
     if result.pending is not None:
         p = result.pending

@@ -11,9 +11,10 @@ Rules:
   and re-sent events carry the same ``id`` and change nothing.
 - **Present state.** A sensor shows its last real event by ``seq`` (from ``events`` or
   the retained ``state`` topic), its live value from the heartbeat.
-- **Drills** (``"drill": true``) never touch a sensor's real state: they are kept apart,
-  per device, and cleared by the device's next drill marker (``_device``, reason
-  ``drill``: a drill's start or end) or when the device goes offline. The marker also
+- **Drills** (``"drill": true``) and **walk tests** (``"test": true``) never touch a
+  sensor's real state: they are kept apart, per device, and cleared by the device's next
+  drill or test marker (``_device``, reason ``drill`` or ``test``: a start or an end) or
+  when the device goes offline. The marker also
   closes the drill events still waiting for an ack: the device closes them then too.
 - **Unacknowledged.** An event with ``requires_ack`` heard on ``events`` is open until an
   ``ack`` for its ``id`` is heard (from this console or any other: the ack topic is
@@ -357,7 +358,7 @@ class Board:
     def rows(self) -> list[SensorRow]:
         """Real sensor rows: alarms first, then faults, warnings, ...; unacknowledged first."""
         open_by_sensor = {
-            (e["site"], e["device"], e["sensor"]) for e in self.open.values() if not e.get("drill")
+            (e["site"], e["device"], e["sensor"]) for e in self.open.values() if not _exercise(e)
         }
 
         def key(row: SensorRow) -> tuple[int, int, str, str, str]:
@@ -369,7 +370,7 @@ class Board:
     def has_open(self, row: SensorRow) -> bool:
         return any(
             (e["site"], e["device"], e["sensor"]) == (row.site, row.device, row.sensor)
-            and not e.get("drill")
+            and not _exercise(e)
             for e in self.open.values()
         )
 
@@ -424,13 +425,13 @@ class Board:
         ):
             self.open[event["id"]] = event
         sensor = event["sensor"]
-        if event.get("drill"):
+        if _exercise(event):
             if sensor == DEVICE_SENSOR:
                 dev.drill_note = event
                 self.drills.pop(dev.key, None)
                 # A drill's start or end: the device closes what the last one left open.
                 for event_id, waiting in list(self.open.items()):
-                    if waiting.get("drill") and (waiting["site"], waiting["device"]) == dev.key:
+                    if _exercise(waiting) and (waiting["site"], waiting["device"]) == dev.key:
                         del self.open[event_id]
                         self.acked_by[event_id] = DRILL_CLOSED_BY
             else:
@@ -442,7 +443,7 @@ class Board:
         self._present(dev, event)
 
     def _on_state(self, dev: Device, event: Json) -> None:
-        if event.get("drill") or event["sensor"] == DEVICE_SENSOR:
+        if _exercise(event) or event["sensor"] == DEVICE_SENSOR:
             return
         self._present(dev, event)
 
@@ -572,6 +573,11 @@ class Board:
     def _remember(self, event_id: str) -> None:
         self._seen[event_id] = None
         _trim(self._seen)
+
+
+def _exercise(event: Json) -> bool:
+    """A drill's or a walk test's event: never a sensor's real state."""
+    return bool(event.get("drill") or event.get("test"))
 
 
 def _trim(ids: dict[str, Any]) -> None:

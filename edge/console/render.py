@@ -72,6 +72,7 @@ def sensors_table(board: Board, now: float) -> Table:
     table.add_column("state", no_wrap=True)
     table.add_column("site / device", no_wrap=True)
     table.add_column("sensor", no_wrap=True)
+    table.add_column("hazard", no_wrap=True)
     table.add_column("value", justify="right", no_wrap=True)
     table.add_column("stage", no_wrap=True)
     table.add_column("since", no_wrap=True)
@@ -94,6 +95,7 @@ def sensors_table(board: Board, now: float) -> Table:
             _state(row.state, stale=stale),
             f"{row.site}/{row.device}",
             Text(row.sensor, style="bold" if row.state in ("alarm", "fault") else ""),
+            escape(str(event.get("hazard") or "")),
             _value(row.event, row.health),
             escape(str(event.get("stage") or "")),
             str(event.get("ts", ""))[11:19],
@@ -112,6 +114,7 @@ def sensors_table(board: Board, now: float) -> Table:
             _state("normal", stale=True),
             f"{site}/{device}",
             Text(f"{count} sensor{'s' if count > 1 else ''}", style="dim"),
+            "",
             "",
             "",
             "",
@@ -199,7 +202,7 @@ def drills_panel(board: Board) -> Panel | None:
         )
     return Panel(
         table,
-        title="[bold magenta]LATIHAN / DRILL — not real[/]",
+        title="[bold magenta]LATIHAN / DRILL · UJI / TEST — not real[/]",
         border_style="magenta",
         title_align="left",
     )
@@ -220,11 +223,12 @@ def recent_table(board: Board) -> Table:
     table.add_column(no_wrap=True)
     table.add_column(ratio=1)
     for event in reversed(board.recent):
-        drill = bool(event.get("drill"))
+        drill = bool(event.get("drill") or event.get("test"))
+        label = " DRILL " if event.get("drill") else " TEST "
         table.add_row(
             Text(str(event.get("ts", ""))[11:23], style="dim"),
             f"#{event['seq']}",
-            Text(" DRILL ", style=DRILL_STYLE) if drill else _state(str(event["state"])),
+            Text(label, style=DRILL_STYLE) if drill else _state(str(event["state"])),
             f"{event['device']}/{event['sensor']}",
             Text(str(event.get("message", "")), style="magenta" if drill else ""),
         )

@@ -7,11 +7,20 @@ from collections.abc import Callable
 from edge.config import (
     DigitalInput,
     Direction,
+    EolInput,
     PulseInput,
     SensorConfig,
 )
 from edge.detect.calibration import identity, linear
-from edge.detect.classify import Classifier, Contact, PulseDensity, Seismic, Thresholds
+from edge.detect.classify import (
+    Classifier,
+    Contact,
+    LoopContact,
+    PulseDensity,
+    Seismic,
+    Thresholds,
+)
+from edge.detect.eol import loop_check
 from edge.detect.highpass import HighPass
 from edge.detect.levels import staged, warning_alarm
 from edge.detect.machine import SensorMachine, Timing
@@ -31,6 +40,8 @@ def classifier_for(cfg: SensorConfig) -> Classifier:
     inp = cfg.input
     if isinstance(inp, DigitalInput):
         return Contact()
+    if isinstance(inp, EolInput):
+        return LoopContact(inp.loop)
     if isinstance(inp, PulseInput):
         assert cfg.pulses is not None
         p = cfg.pulses
@@ -76,6 +87,8 @@ def supervision_for(cfg: SensorConfig) -> SupervisionRules:
         stuck_s=f.stuck_s if sampled else None,
         chatter_per_s=chatter,
         recover_s=cfg.delay_off_s,
+        verify_s=f.verify_s,
+        sample_check=loop_check(cfg.input.loop) if isinstance(cfg.input, EolInput) else None,
     )
 
 
@@ -99,7 +112,10 @@ def machine_for(cfg: SensorConfig) -> SensorMachine:
 
 
 def calibration_for(cfg: SensorConfig) -> Callable[[float], float]:
-    """Raw reading (an MCP3008's fraction of full scale) to the sensor's unit."""
+    """Raw reading (an MCP3008's fraction of full scale) to the sensor's unit (for a
+    supervised loop: its resistance in ohms)."""
+    if isinstance(cfg.input, EolInput):
+        return cfg.input.loop.ohm
     if cfg.calibration is not None:
         return linear(cfg.calibration.raw, cfg.calibration.value)
     return identity

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from edge.detect.eol import Loop, LoopState
 from edge.detect.highpass import HighPass
 from edge.detect.levels import LevelClassifier, Threshold
 from edge.detect.pulses import PulseWindow
@@ -61,6 +62,19 @@ class Contact:
 
     def measure(self, value: float) -> float:
         return value
+
+
+class LoopContact(Contact):
+    """A supervised loop's resistance (ohms): its alarm band is the hazard. Open, short
+    and between-band readings never get here: supervision holds them (``loop_check``)."""
+
+    def __init__(self, loop: Loop) -> None:
+        super().__init__()
+        self.loop = loop
+
+    def classify(self, t: float, value: float) -> Level:
+        self._level = self.ALARM if self.loop.classify(value) is LoopState.ALARM else NORMAL
+        return self._level
 
 
 class Thresholds:

@@ -9,9 +9,12 @@ Rules (the whole contract of a sensor's published state):
    normal state (below every threshold, or in a stage whose state is normal) establishes
    it at once (reason ``startup``); a worse reading must first hold for ``delay_on_s``,
    like any escalation. It is never reported ``normal`` before.
-4. Supervision comes first. When a check fails (``no_data``, ``out_of_range``,
-   ``stuck``, ``chatter``) the sensor is ``fault`` at that instant, whatever its level.
-   Invalid samples never reach the classifier. An input that cannot be read at all
+4. Supervision comes first. When a check fails (``no_data``, ``stuck``, ``chatter``;
+   ``out_of_range``, ``open_circuit``, ``short_circuit`` once verified over
+   ``fault.verify_s``, see :mod:`edge.detect.supervision`) the sensor is ``fault`` at
+   that instant, whatever its level. Invalid samples never reach the classifier, and
+   while bad samples await verification no delay completes on time alone (it completes
+   at the next valid sample, if the level still holds). An input that cannot be read at all
    (:meth:`SensorMachine.lost`) is ``fault`` (``no_data``) at once.
 5. A sensor leaves ``fault`` only after valid data has flowed continuously for its
    ``delay_off_s`` (a fault that is ``stuck`` and nothing else: at the first reading that
@@ -79,6 +82,8 @@ class SensorMachine:
         self.enabled = enabled
         self.state = State.STARTING
         self.stage: str | None = None
+        self.reason = Reason.STARTUP
+        """The reason of the last published transition (a fault's: why it is one)."""
         self.value: float | None = None
         self.raw_level: Level | None = None
         self.last_sample_t: float | None = None
@@ -199,6 +204,12 @@ class SensorMachine:
                 best = x
         return best
 
+    @property
+    def last_good_t(self) -> float | None:
+        """When the last valid sample was taken (None before any): an HC-SR04 that hears
+        no echo keeps sampling, but this stops moving."""
+        return self._supervisor.last_good
+
     def pending_change(self) -> tuple[float, State, str | None] | None:
         """When and to what the shown level changes if the input stays as it is, if at all.
 
@@ -252,7 +263,9 @@ class SensorMachine:
             self._debouncer is None
             or raw is None
             or self._supervisor.fault is not None
+            or self._supervisor.suspect
             or self.rules.chatter_per_s is not None
+            or self.rules.sample_check is not None
         ):
             return False, 0.0, 0
         due = self.deadline()
@@ -267,7 +280,8 @@ class SensorMachine:
         self._supervisor.check(t)
         if self.raw_level is not None:
             self.raw_level = self.classifier.idle(t)
-        if self._supervisor.fault is None:
+        sup = self._supervisor
+        if sup.fault is None and not sup.suspect:
             self._debounce(t)  # during a fault only fresh valid samples count (rule 5)
         return self._settle(t)
 
@@ -318,7 +332,7 @@ class SensorMachine:
                 self._debouncer.interrupt()
         if state is self.state and stage == self.stage:
             return []
-        self.state, self.stage = state, stage
+        self.state, self.stage, self.reason = state, stage, reason
         return [
             Transition(
                 t,

@@ -32,6 +32,11 @@ class PulseWindow:
             pulses.popleft()
         return len(pulses)
 
+    def count_at(self, t: float) -> int:
+        """Pulses in ``(t - window_s, t]`` without forgetting any (for a display that may
+        look later than the next sample is timestamped)."""
+        return sum(1 for p in self._pulses if t - self.window_s < p <= t)
+
     def next_change(self) -> float | None:
         """When the oldest pulse leaves the window, changing the count with no input."""
         return self._pulses[0] + self.window_s if self._pulses else None

@@ -26,17 +26,32 @@ class Reason(StrEnum):
     STUCK = "stuck"
     OUT_OF_RANGE = "out_of_range"
     CHATTER = "chatter"
+    OPEN_CIRCUIT = "open_circuit"
+    """A supervised (end-of-line) loop reads open: the cable is cut."""
+    SHORT_CIRCUIT = "short_circuit"
+    """A supervised (end-of-line) loop reads shorted: the cable is crushed or bridged."""
     STARTUP = "startup"
     # Reasons of events about the device itself (sensor "_device").
     STORAGE = "storage"
     RELOAD = "reload"
     DRILL = "drill"
+    TEST = "test"
+    """A walk test or siren test began or ended (sensor ``_device``)."""
     LATENCY = "latency"
     LINK = "link"
     OUTPUTS = "outputs"
 
 
-FAULT_REASONS = frozenset({Reason.NO_DATA, Reason.STUCK, Reason.OUT_OF_RANGE, Reason.CHATTER})
+FAULT_REASONS = frozenset(
+    {
+        Reason.NO_DATA,
+        Reason.STUCK,
+        Reason.OUT_OF_RANGE,
+        Reason.CHATTER,
+        Reason.OPEN_CIRCUIT,
+        Reason.SHORT_CIRCUIT,
+    }
+)
 
 STATE_STEP = 1_000_000
 """Orders of levels of one state span ``[rank * STATE_STEP, (rank + 1) * STATE_STEP)``."""

@@ -1,4 +1,7 @@
-"""An analog channel through an MCP3008 ADC on SPI0, sampled at ``sample_hz``."""
+"""An analog channel through an MCP3008 ADC on SPI0, sampled at ``sample_hz``.
+
+A supervised (end-of-line) loop is read the same way; its calibration turns the ADC
+fraction into the loop's resistance."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from gpiozero import MCP3008
 from gpiozero.pins import Factory
 
 from edge.clock import Clock
-from edge.config import Mcp3008Input
+from edge.config import AdcChannel
 from edge.sensors.base import Sample, SampleSink, SamplingLoop
 
 
@@ -16,7 +19,7 @@ class AdcSensor:
     def __init__(
         self,
         sensor_id: str,
-        cfg: Mcp3008Input,
+        cfg: AdcChannel,
         sample_hz: float,
         calibrate: Callable[[float], float],
         factory: Factory | None,

@@ -15,7 +15,11 @@ from edge.sensors.base import Sample, SampleSink
 
 
 class ContactSensor:
-    """Emits 1.0 / 0.0 on each change, and the present level once at start."""
+    """Emits 1.0 / 0.0 on each change, and the present level once at start.
+
+    A normally-closed contact (``normally_closed``) is wired to ground with the pull-up
+    on: closed (pin low) is normal, open (pin high: the detector, or a cut wire) is 1.0.
+    """
 
     def __init__(
         self,
@@ -28,14 +32,19 @@ class ContactSensor:
         self.sensor_id = sensor_id
         self._clock = clock
         self._sink = sink
+        closed = isinstance(cfg, DigitalInput) and cfg.normally_closed
+        pull_up = cfg.pull_up if isinstance(cfg, DigitalInput) else cfg.active_low
         self.device = DigitalInputDevice(
-            cfg.pin, pull_up=cfg.active_low, bounce_time=None, pin_factory=factory
+            cfg.pin, pull_up=pull_up, bounce_time=None, pin_factory=factory
         )
+        # gpiozero calls a pulled-up pin "active" when low: for an NC contact that is rest.
+        self._inverted = closed
 
     def start(self) -> None:
-        self.device.when_activated = self._on
-        self.device.when_deactivated = self._off
-        level = 1.0 if self.device.is_active else 0.0
+        on, off = (self._off, self._on) if self._inverted else (self._on, self._off)
+        self.device.when_activated = on
+        self.device.when_deactivated = off
+        level = 1.0 if self.device.is_active != self._inverted else 0.0
         self._sink(Sample(self.sensor_id, self._clock.monotonic(), level, level))
 
     def _on(self) -> None:

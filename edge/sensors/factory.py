@@ -6,9 +6,9 @@ from gpiozero.pins import Factory
 
 from edge.clock import Clock
 from edge.config import (
+    AdcChannel,
     DigitalInput,
     Hcsr04Input,
-    Mcp3008Input,
     PinFactoryName,
     PulseInput,
     SensorConfig,
@@ -71,7 +71,7 @@ def open_sensor(
         return PulseSensor(cfg.id, inp, factory, clock, sink)
     if isinstance(inp, DigitalInput):
         return ContactSensor(cfg.id, inp, factory, clock, sink)
-    if isinstance(inp, Mcp3008Input):
+    if isinstance(inp, AdcChannel):
         return AdcSensor(cfg.id, inp, cfg.sample_hz, calibration_for(cfg), factory, clock, sink)
     assert isinstance(inp, Hcsr04Input)
     return UltrasonicSensor(cfg.id, inp, cfg.sample_hz, factory, clock, sink)

@@ -26,7 +26,9 @@ from gpiozero.pins.mock import (
 )
 
 from edge.config import (
+    AdcChannel,
     DigitalInput,
+    EolInput,
     Hcsr04Input,
     Mcp3008Input,
     PulseInput,
@@ -35,11 +37,33 @@ from edge.config import (
 )
 from edge.detect.ultrasonic import distance_to_echo
 from edge.simulate.mcp3008 import SPI0_CLOCK, SPI0_SELECT, MockMCP3008
-from edge.simulate.scenario import SimValue, adc_fraction, idle_value
+from edge.simulate.scenario import SimValue, adc_fraction, idle_value, loop_fraction
 
 # An HC-SR04 cannot see closer than about 2 cm: water at the transducer reads as that.
 MIN_DISTANCE_M = 0.02
 HISTORY_KEEP = 1000
+
+
+class ContactPin(MockPin):  # type: ignore[misc]  # gpiozero is untyped
+    """A pin wired to a normally-closed contact to ground: while the contact is closed it
+    holds the pin low whatever pull the adapter sets; open, the pull-up wins."""
+
+    def __init__(self, factory: MockFactory, info: Any) -> None:
+        super().__init__(factory, info)
+        self.closed = True
+        self.drive_low()
+
+    def _set_pull(self, value: str) -> None:
+        super()._set_pull(value)
+        if self.closed:
+            self.drive_low()
+
+    def set_closed(self, closed: bool) -> None:
+        self.closed = closed
+        if closed:
+            self.drive_low()
+        elif self._pull == "up":
+            self.drive_high()
 
 
 @dataclass
@@ -76,9 +100,16 @@ class SimPins:
             if isinstance(inp, PulseInput) and sim.fail is None:
                 return
             active = sim.fail is None and sim.value is not None and sim.value >= 0.5
-            self._drive(self.contacts[sensor.id], high=active != inp.active_low)
+            pin = self.contacts[sensor.id]
+            if isinstance(pin, ContactPin):
+                # Closed to ground at rest; open on alarm or when cut: the pull-up wins.
+                pin.set_closed(not active and sim.fail is None)
+            else:
+                self._drive(self.contacts[sensor.id], high=active != inp.active_low)
         elif isinstance(inp, Hcsr04Input):
             self._apply_echo(sensor.id, inp, sim)
+        elif isinstance(inp, EolInput):
+            self.adcs[inp.select].set_fraction(inp.channel, loop_fraction(inp, sim))
         else:
             assert isinstance(inp, Mcp3008Input)
             adc = self.adcs[inp.select]
@@ -148,7 +179,9 @@ def prepare_pins(config: SiagaConfig, factory: MockFactory) -> SimPins:
     pins = SimPins(factory)
     for sensor in config.sensors:
         inp = sensor.input
-        if isinstance(inp, DigitalInput | PulseInput):
+        if isinstance(inp, DigitalInput) and inp.normally_closed:
+            pins.contacts[sensor.id] = _wired(factory, inp.pin, ContactPin, sensor.id)
+        elif isinstance(inp, DigitalInput | PulseInput):
             pins.contacts[sensor.id] = factory.pin(inp.pin)
         elif isinstance(inp, Hcsr04Input):
             echo = factory.pin(inp.echo)
@@ -162,7 +195,7 @@ def prepare_pins(config: SiagaConfig, factory: MockFactory) -> SimPins:
             )
             # Same pin info, but not registered with the factory: no device can open it.
             pins._echoes[sensor.id] = _Echo(trigger, echo, MockPin(factory, echo.info))
-        elif inp.select not in pins.adcs:
+        elif isinstance(inp, AdcChannel) and inp.select not in pins.adcs:
             _wired(factory, SPI0_CLOCK, MockSPIClockPin, sensor.id)
             _wired(factory, SPI0_SELECT[inp.select], MockSPISelectPin, sensor.id)
             pins.adcs[inp.select] = MockMCP3008(inp.select, pin_factory=factory)

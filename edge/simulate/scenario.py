@@ -18,7 +18,8 @@ Rules of the timeline, per sensor:
 - A failure is an overlay on what the sensor measures, not a change of it: the water
   keeps rising while the sensor is blind, and a ramp after the failure starts from where
   the water got to. ``stuck`` reads the value it had when it stuck; ``no_echo`` and
-  ``disconnected`` read ``None`` (what the hardware then shows is in :func:`sensed_value`).
+  ``disconnected`` read ``None`` (what the hardware then shows is in :func:`sensed_value`);
+  so do ``cut`` and ``short``, a supervised (``eol``) loop's cable cut or shorted.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from edge.config import (
     SLUG,
     DigitalInput,
+    EolInput,
     Hcsr04Input,
     Mcp3008Input,
     PulseInput,
@@ -46,7 +48,7 @@ from edge.detect.build import calibration_for
 from edge.trace import Samples, TraceError, load_trace
 from edge.usererror import UserInputError
 
-FailKind = Literal["no_echo", "stuck", "disconnected"]
+FailKind = Literal["no_echo", "stuck", "disconnected", "cut", "short"]
 
 
 class _Strict(BaseModel):
@@ -173,14 +175,16 @@ def _step_problems(step: Step, sensor: SensorConfig) -> list[str]:
     problems: list[str] = []
     if step.fail == "no_echo" and not isinstance(inp, Hcsr04Input):
         problems.append(f"fail 'no_echo' applies only to an hcsr04 input, not {inp.type}")
+    if step.fail in ("cut", "short") and not isinstance(inp, EolInput):
+        problems.append(f"fail {step.fail!r} applies only to an eol input, not {inp.type}")
     if step.value is None:
         return problems
     v = step.value
-    if isinstance(inp, DigitalInput):
+    if isinstance(inp, DigitalInput | EolInput):
         if v not in (0.0, 1.0):
-            problems.append(f"value {v:g}: a digital input reads 1 (active) or 0")
+            problems.append(f"value {v:g}: a {inp.type} input reads 1 (alarm) or 0 (normal)")
         if step.ramp_s is not None:
-            problems.append("ramp_s does not apply to a digital input")
+            problems.append(f"ramp_s does not apply to a {inp.type} input")
     elif isinstance(inp, PulseInput):
         if v < 0:
             problems.append(f"value {v:g}: pulses per second cannot be negative")
@@ -267,9 +271,10 @@ def idle_value(sensor: SensorConfig) -> float:
     (an empty drain, clean air, a foundation at rest), but kept IDLE_MARGIN of full scale
     inside ``fault.min..max``: a reading exactly on a fault limit would flicker into
     ``out_of_range`` with the least noise (the simulated HC-SR04 reads a few cm low), and
-    an untouched sensor must not start in fault. So the example drain idles at 5 cm.
+    an untouched sensor must not start in fault. So the example drain (``fault.min`` -0.10 m)
+    idles at 0, empty.
     """
-    if isinstance(sensor.input, DigitalInput | PulseInput):
+    if isinstance(sensor.input, DigitalInput | PulseInput | EolInput):
         return 0.0
     margin = IDLE_MARGIN * full_scale(sensor)
     value = 0.0
@@ -324,10 +329,14 @@ def sensed_value(sensor: SensorConfig, sim: SimValue) -> float | None:
     :class:`PulseTrain`.
     """
     inp = sensor.input
+    if isinstance(inp, EolInput):
+        return _loop_ohm(inp, sim)
     if sim.fail in ("no_echo", "disconnected"):
         if isinstance(inp, Mcp3008Input):
             return calibration_for(sensor)(0.0)
-        if isinstance(inp, DigitalInput | PulseInput):
+        if isinstance(inp, DigitalInput):
+            return 1.0 if inp.normally_closed else 0.0  # an NC loop cut open: the alarm
+        if isinstance(inp, PulseInput):
             return 0.0
         return None
     if sim.value is None:
@@ -337,6 +346,21 @@ def sensed_value(sensor: SensorConfig, sim: SimValue) -> float | None:
     if isinstance(inp, Mcp3008Input):
         return calibration_for(sensor)(adc_fraction(sensor, sim.value))
     return sim.value
+
+
+def loop_fraction(inp: EolInput, sim: SimValue) -> float:
+    """What the MCP3008 reads on a supervised loop: its divider at rest or in alarm, full
+    scale when cut (the pull-up alone), zero when shorted."""
+    loop = inp.loop
+    if sim.fail == "short":
+        return 0.0
+    if sim.fail is not None or sim.value is None:  # cut, disconnected
+        return 1.0
+    return loop.fraction(loop.alarm_loop_ohm if sim.value >= 0.5 else loop.eol_ohm)
+
+
+def _loop_ohm(inp: EolInput, sim: SimValue) -> float:
+    return inp.loop.ohm(loop_fraction(inp, sim))
 
 
 class PulseTrain:
