@@ -27,6 +27,14 @@ class Reason(StrEnum):
     OUT_OF_RANGE = "out_of_range"
     CHATTER = "chatter"
     STARTUP = "startup"
+    # Reasons of zones (a group of sensors deciding together, edge/detect/zones.py) and of
+    # manual call points.
+    MANUAL = "manual"
+    COINCIDENCE = "coincidence"
+    CONFIRMING = "confirming"
+    CONFIRMED = "confirmed"
+    STUCK_TRIGGER = "stuck_trigger"
+    QUORUM = "quorum"
     # Reasons of events about the device itself (sensor "_device").
     STORAGE = "storage"
     RELOAD = "reload"
@@ -36,7 +44,16 @@ class Reason(StrEnum):
     OUTPUTS = "outputs"
 
 
-FAULT_REASONS = frozenset({Reason.NO_DATA, Reason.STUCK, Reason.OUT_OF_RANGE, Reason.CHATTER})
+FAULT_REASONS = frozenset(
+    {
+        Reason.NO_DATA,
+        Reason.STUCK,
+        Reason.OUT_OF_RANGE,
+        Reason.CHATTER,
+        Reason.STUCK_TRIGGER,
+        Reason.QUORUM,
+    }
+)
 
 STATE_STEP = 1_000_000
 """Orders of levels of one state span ``[rank * STATE_STEP, (rank + 1) * STATE_STEP)``."""
@@ -96,3 +113,8 @@ class Transition:
     threshold: float | None = None
     onset: float | None = None
     """When the condition that caused it began (``t - onset`` is the debounce delay)."""
+    zone: str | None = None
+    """The zone this sensor is a member of; on a zone's own transition, the zone itself."""
+    members: tuple[str, ...] = ()
+    """On a zone's transition: the members whose state made it (voters, detectors, the
+    call point, the stuck or failed members)."""
