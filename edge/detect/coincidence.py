@@ -13,19 +13,23 @@ arrive, which is what a device can know:
   or ``max_length_s`` after it started, whichever is first; a member cut at the maximum
   is *stuck*: it stops voting until it leaves the triggered state, and :meth:`stuck`
   names it so the zone reports a fault;
-- a chain stays open while a vote is running or until ``extension_s`` after the last vote
-  ended; a trigger starting while it is open joins it (a member once: its weight counts
-  once, a re-trigger only keeps the chain open);
-- the zone is raised from the moment the chain's distinct weights reach ``threshold``
-  until the chain closes; the verdict's ``onset`` is the chain's first trigger, ObsPy's
-  event time.
+- every trigger starts a chain, and joins every open chain its member is not in yet; a
+  chain stays open while a trigger that joined it runs, or until ``extension_s`` after
+  the last of them ended (a member's re-trigger does not join a chain it is in, so one
+  chattering member cannot keep a chain open and let votes pile up over minutes);
+- the zone is raised from the moment a chain's weights reach ``threshold`` until every
+  chain that reached it has closed; the verdict's ``onset`` is the first such chain's
+  first trigger, ObsPy's event time.
 
-Where ObsPy and this differ: ObsPy, knowing the future, drops a station's re-trigger from
-a chain it is already in but may then report a second, overlapping event grown from
-another station's trigger; here the re-trigger keeps the one chain open. And ObsPy may
-start a new trigger inside a trigger it cut at the maximum length when the ratio dips
-below ``on`` and rises again without falling below ``off``; a member's states never show
-that, so here a stuck member votes again only after it has left the triggered state.
+Where ObsPy and this differ: ObsPy may report one episode twice, when a chain grown from
+a later trigger ends later than the first (its "subset" rule compares end times); a zone
+is one state and raises once. ObsPy may start a new trigger inside one it cut at the
+maximum length, when the ratio dips below ``on`` and rises again without falling below
+``off``; a member's states never show that, so here a stuck member votes again only
+after it has left the triggered state. And a member's release comes with the first
+sample below ``off``, one sample after ObsPy's ``off`` (the last sample at or above it),
+so a trigger starting within one sample period of a chain's end may join it here and not
+there.
 """
 
 from __future__ import annotations
@@ -41,11 +45,12 @@ _INF = float("inf")
 
 @dataclass(slots=True)
 class Chain:
-    """Overlapping votes: who joined (in order, with weight), who still votes, latest end."""
+    """The chain grown from one trigger: who joined (in order, with weight), whose joined
+    trigger still runs, and the latest end of those that ended."""
 
     first_onset: float
     weights: dict[str, float] = field(default_factory=dict)
-    voting: set[str] = field(default_factory=set)
+    running: set[str] = field(default_factory=set)
     off: float = -_INF
 
     @property
@@ -53,20 +58,32 @@ class Chain:
         return sum(self.weights.values())
 
     def join(self, member: str, weight: float) -> None:
-        self.weights.setdefault(member, weight)
-        self.voting.add(member)
+        """A trigger starting while the chain is open; a member's re-trigger does not join
+        a chain it is already in (ObsPy: "skip retriggering of already present station")."""
+        if member not in self.weights:
+            self.weights[member] = weight
+            self.running.add(member)
 
     def end(self, member: str, t: float) -> None:
-        if member in self.voting:
-            self.voting.discard(member)
+        if member in self.running:
+            self.running.discard(member)
             self.off = max(self.off, t)
 
+    def open_at(self, t: float, extension_s: float) -> bool:
+        return bool(self.running) or t < self.off + extension_s
+
     def closes_at(self, extension_s: float) -> float | None:
-        return None if self.voting else self.off + extension_s
+        return None if self.running else self.off + extension_s
 
 
 class CoincidenceVote:
-    """One level's coincidence: which members are triggered, the open chain, who is stuck."""
+    """One level's coincidence: which members are triggered, the open chains, who is stuck.
+
+    As ObsPy, every trigger starts a chain of its own and joins every open chain its
+    member is not in yet; the zone is raised while any chain whose weights reached the
+    threshold is open, and its onset is the first such chain's first trigger (ObsPy's
+    event time: the chains are in onset order).
+    """
 
     def __init__(
         self,
@@ -80,22 +97,29 @@ class CoincidenceVote:
         self.threshold = threshold
         self.extension_s = extension_s
         self.max_length_s = max_length_s
-        self.chain: Chain | None = None
+        self.chains: list[Chain] = []
         self._on: dict[str, float] = {}
         self._cut: set[str] = set()
 
     @property
-    def raised(self) -> bool:
-        return self.chain is not None and self.chain.total >= self.threshold
+    def raised(self) -> Chain | None:
+        """The first open chain whose weights reach the threshold, if any."""
+        for chain in self.chains:
+            if chain.total >= self.threshold:
+                return chain
+        return None
 
     def on(self, t: float, member: str) -> None:
         if member in self._on:
             return
         self._close(t)
         self._on[member] = t
-        if self.chain is None:
-            self.chain = Chain(t)
-        self.chain.join(member, self.weights[member])
+        weight = self.weights[member]
+        for chain in self.chains:
+            chain.join(member, weight)
+        chain = Chain(t)
+        chain.join(member, weight)
+        self.chains.append(chain)
 
     def off(self, t: float, member: str) -> None:
         since = self._on.pop(member, None)
@@ -103,8 +127,9 @@ class CoincidenceVote:
             return
         if member in self._cut:
             self._cut.discard(member)  # its vote ended at the maximum length already
-        elif self.chain is not None:
-            self.chain.end(member, t)
+        else:
+            for chain in self.chains:
+                chain.end(member, t)
         self._close(t)
 
     def advance(self, t: float) -> None:
@@ -112,8 +137,8 @@ class CoincidenceVote:
             end = since + self.max_length_s
             if member not in self._cut and end <= t:
                 self._cut.add(member)
-                if self.chain is not None:
-                    self.chain.end(member, end)
+                for chain in self.chains:
+                    chain.end(member, end)
         self._close(t)
 
     def stuck(self) -> set[str]:
@@ -121,20 +146,14 @@ class CoincidenceVote:
 
     def deadline(self, now: float) -> float | None:
         times = [since + self.max_length_s for m, since in self._on.items() if m not in self._cut]
-        if self.chain is not None:
-            closes = self.chain.closes_at(self.extension_s)
-            if closes is not None:
-                times.append(closes)
+        times += [
+            c for chain in self.chains if (c := chain.closes_at(self.extension_s)) is not None
+        ]
         later = [x for x in times if x > now]
         return min(later) if later else None
 
     def _close(self, t: float) -> None:
-        chain = self.chain
-        if chain is None:
-            return
-        closes = chain.closes_at(self.extension_s)
-        if closes is not None and t >= closes:
-            self.chain = None
+        self.chains = [c for c in self.chains if c.open_at(t, self.extension_s)]
 
 
 class CoincidenceRule:
@@ -183,10 +202,8 @@ class CoincidenceRule:
 
     def verdict(self, t: float) -> Verdict | None:
         for state in (State.ALARM, State.WARNING):
-            vote = self.levels[state]
-            if vote.raised:
-                chain = vote.chain
-                assert chain is not None
+            chain = self.levels[state].raised
+            if chain is not None:
                 return Verdict(
                     state,
                     Reason.COINCIDENCE,

@@ -40,6 +40,7 @@ class TwoDetector:
         """Every detector that entered alarm in this episode: its alarm counts until then."""
         self._entered: dict[str, float] = {}
         self._confirmed: tuple[str, ...] = ()
+        self._confirmed_onset = 0.0
 
     def member(self, t: float, tr: Transition) -> None:
         m = tr.sensor
@@ -55,6 +56,8 @@ class TwoDetector:
         self.advance(t)
 
     def advance(self, t: float) -> None:
+        if self._confirmed:
+            return  # a confirmed fire holds while any detector is in alarm
         for m in [m for m, until in self._counts_until.items() if until <= t]:
             if m not in self._alarm:
                 del self._counts_until[m]
@@ -67,7 +70,7 @@ class TwoDetector:
                 State.ALARM,
                 Reason.CONFIRMED,
                 self._confirmed,
-                onset=min(self._entered[m] for m in self._confirmed),
+                onset=self._confirmed_onset,
             )
         counted = self._counted()
         if not counted:
@@ -103,6 +106,8 @@ class TwoDetector:
             held = [m for m, since in self._alarm.items() if since + self.confirm_s <= t]
             if held:
                 self._confirmed = (held[0],)
+        if self._confirmed:
+            self._confirmed_onset = min(self._entered[m] for m in self._confirmed)
 
     def _reset(self) -> None:
         self._confirmed = ()
