@@ -8,7 +8,7 @@ import pytest
 from tables import Members, accelerometer, call_point, detector, site
 
 from edge.detect.build import machine_for, zones_for
-from edge.detect.types import Reason, State
+from edge.detect.types import Reason, State, Transition
 
 A, W, N, F = State.ALARM, State.WARNING, State.NORMAL, State.FAULT
 QUAKE = ["getar-1", "getar-2", "getar-3"]
@@ -341,3 +341,15 @@ def test_sensors_in_no_zone_pass_through_untouched() -> None:
     assert [(tr.sensor, tr.zone) for tr in z.out if tr.sensor == "gudang"] == [("gudang", None)]
     assert zones.zone_of("gudang") is None
     assert zones.zone_of("dapur-2") == "dapur"
+
+
+def test_a_rebuilt_zone_set_learns_its_members_present_states_without_republishing_them() -> None:
+    sensors = [detector("dapur-1", 17), detector("dapur-2", 18)]
+    zones = zones_for(site(sensors, [{"id": "dapur", "members": KITCHEN, "rule": "two_detector"}]))
+    out = zones.start(100.0)
+    out += zones.observe(Transition(100.0, "dapur-1", A, A, Reason.CONTACT))
+    out += zones.observe(Transition(100.0, "dapur-2", N, N, Reason.CLEARED))
+    assert [(tr.sensor, tr.state, tr.reason) for tr in out] == [
+        ("dapur", State.STARTING, Reason.STARTUP),
+        ("dapur", W, Reason.CONFIRMING),
+    ]

@@ -23,7 +23,8 @@ runs backwards: an input stamped before the last instant processed counts as at 
 through :meth:`ZoneSet.feed`, which returns what is to be published (the member's own
 transition tagged with its zone and passed through its latch, then the zone's), plus
 :meth:`ZoneSet.tick` at :meth:`ZoneSet.deadline` and :meth:`ZoneSet.acknowledge` when an
-alarm is acknowledged.
+alarm is acknowledged, and :meth:`ZoneSet.observe` to tell rebuilt zones (a reload) the
+members' present states.
 """
 
 from __future__ import annotations
@@ -197,6 +198,17 @@ class ZoneSet:
         zone_id = self.membership.get(tr.sensor)
         own = tr if zone_id is None else replace(tr, zone=zone_id)
         out += self._latched(own)
+        if zone_id is not None:
+            for ztr in self.zones[zone_id].feed(tr):
+                out += self._latched(ztr)
+        return out
+
+    def observe(self, tr: Transition) -> list[Transition]:
+        """A member's present state, already published (after a reload rebuilt the zones):
+        its zone learns it; only the zone's transitions come back, nothing of the member's.
+        """
+        out = self.tick(tr.t)
+        zone_id = self.membership.get(tr.sensor)
         if zone_id is not None:
             for ztr in self.zones[zone_id].feed(tr):
                 out += self._latched(ztr)
