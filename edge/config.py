@@ -498,6 +498,29 @@ class SensorConfig(Strict):
     delay_on_s: float = Field(default=0.0, ge=0, le=3600)
     delay_off_s: float = Field(default=0.0, ge=0, le=86400)
     fault: Fault = Field(default_factory=Fault)
+    manual: bool = Field(
+        default=False,
+        description="A manual call point (a digital input, hazard fire): alarms at once, "
+        "and its zone with it, whatever the zone's rule",
+    )
+    latch: bool = Field(
+        default=False,
+        description="An alarm stays until acknowledged and its condition has cleared",
+    )
+
+    @model_validator(mode="after")
+    def _call_point(self) -> SensorConfig:
+        if not self.manual:
+            return self
+        if not isinstance(self.input, DigitalInput):
+            raise FieldProblemError("manual", "a manual call point is a digital input")
+        if self.hazard is not Hazard.FIRE:
+            raise FieldProblemError("hazard", "a manual call point has hazard 'fire'")
+        if self.delay_on_s != 0:
+            raise FieldProblemError(
+                "delay_on_s", "a manual call point alarms at once: delay_on_s must be 0"
+            )
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -752,6 +775,92 @@ class SensorConfig(Strict):
         return [(f"input (SPI0 {pin})", pin) for pin in spi]
 
 
+# ---------------------------------------------------------------- zones
+
+
+class ZoneRule(StrEnum):
+    ANY = "any"
+    COINCIDENCE = "coincidence"
+    TWO_DETECTOR = "two_detector"
+
+
+RULE_FIELDS = {
+    ZoneRule.ANY: (),
+    ZoneRule.COINCIDENCE: ("weights", "threshold", "window_s", "max_length_s"),
+    ZoneRule.TWO_DETECTOR: ("confirm_s", "confirm_by_time"),
+}
+
+
+class ZoneConfig(Strict):
+    """Sensors of one hazard that decide together (docs/detection.md, "Zones")."""
+
+    id: str = Field(pattern=SLUG, description="Zone id: its events' `sensor`, part of topics")
+    name: str = ""
+    location: str = ""
+    hazard: Hazard | None = Field(
+        default=None, description="Must be the members' hazard; when omitted, the members'"
+    )
+    members: list[str] = Field(min_length=1, description="Sensor ids")
+    rule: ZoneRule = Field(
+        default=ZoneRule.ANY, description="any | coincidence (k of n votes) | two_detector (fire)"
+    )
+    weights: dict[str, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=dict, description="coincidence: a member's vote (default 1 each)"
+    )
+    threshold: float = Field(
+        default=2.0, gt=0, description="coincidence: the sum of votes that raises the zone"
+    )
+    window_s: float = Field(
+        default=0.0,
+        ge=0,
+        le=3600,
+        description="coincidence: a vote lasts this long past its member's trigger",
+    )
+    max_length_s: float = Field(
+        default=300.0,
+        gt=0,
+        le=86400,
+        description="coincidence: a member triggered longer stops voting and is a fault",
+    )
+    confirm_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="two_detector: how long a first detector's alarm waits for a second",
+    )
+    confirm_by_time: bool = Field(
+        default=True,
+        description="two_detector: a first detector still in alarm after confirm_s confirms",
+    )
+    latch: bool = Field(
+        default=False,
+        description="The zone's alarm stays until acknowledged and its condition has cleared",
+    )
+
+    @model_validator(mode="after")
+    def _coherent(self) -> ZoneConfig:
+        if self.hazard is Hazard.DEVICE:
+            raise FieldProblemError("hazard", "hazard 'device' is for the device's own events")
+        seen: set[str] = set()
+        for member in self.members:
+            if member in seen:
+                raise FieldProblemError("members", f"{member!r} is listed twice")
+            seen.add(member)
+        for member in self.weights:
+            if member not in seen:
+                raise FieldProblemError("weights", f"{member!r} is not a member of this zone")
+        for rule, fields in RULE_FIELDS.items():
+            for name in fields:
+                if rule is not self.rule and name in self.model_fields_set:
+                    raise FieldProblemError(
+                        name, f"{name} applies to rule {rule.value!r}, not {self.rule.value!r}"
+                    )
+        return self
+
+    def weight(self, member: str) -> float:
+        return self.weights.get(member, 1.0)
+
+
 class SiagaConfig(BaseSettings):
     """The whole configuration. Environment variables override the file."""
 
@@ -775,6 +884,7 @@ class SiagaConfig(BaseSettings):
     control: ControlConfig = Field(default_factory=ControlConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     sensors: list[SensorConfig] = Field(min_length=1)
+    zones: list[ZoneConfig] = Field(default_factory=list)
 
     @classmethod
     def settings_customise_sources(
@@ -832,6 +942,88 @@ class SiagaConfig(BaseSettings):
                 raise FieldProblemError(owner, f"pin {pin} is already used by {first}")
             owners[pin] = (owner, spi)
         return self
+
+    @model_validator(mode="after")
+    def _zones_fit(self) -> SiagaConfig:
+        """Zones name real sensors of one hazard and can reach their threshold."""
+        sensors = {s.id: s for s in self.sensors}
+        zone_ids: dict[str, int] = {}
+        homes: dict[tuple[Hazard, str], int] = {}
+        for i, zone in enumerate(self.zones):
+
+            def where(field: str, i: int = i, zone: ZoneConfig = zone) -> str:
+                return f"zones[{i}]({zone.id}).{field}"
+
+            if zone.id in sensors:
+                raise FieldProblemError(where("id"), f"{zone.id!r} is also a sensor's id")
+            if zone.id in zone_ids:
+                raise FieldProblemError(
+                    where("id"), f"{zone.id!r} is also the id of zones[{zone_ids[zone.id]}]"
+                )
+            zone_ids[zone.id] = i
+            for member in zone.members:
+                if member not in sensors:
+                    known = ", ".join(sensors)
+                    raise FieldProblemError(
+                        where("members"), f"no sensor {member!r} (known: {known})"
+                    )
+            cfgs = [sensors[m] for m in zone.members]
+            hazards = sorted({c.hazard.value for c in cfgs})
+            if len(hazards) > 1:
+                raise FieldProblemError(
+                    where("members"), f"members of one hazard only; these are {', '.join(hazards)}"
+                )
+            if zone.hazard is not None and zone.hazard.value != hazards[0]:
+                raise FieldProblemError(
+                    where("hazard"), f"{zone.hazard.value!r}, but its members are {hazards[0]!r}"
+                )
+            kinds = sorted({c.kind.value for c in cfgs})
+            if len(kinds) > 1:
+                raise FieldProblemError(
+                    where("members"), f"members of one kind only; these are {', '.join(kinds)}"
+                )
+            detectors = [c for c in cfgs if not c.manual]
+            if zone.rule is ZoneRule.COINCIDENCE:
+                votes = sum(zone.weight(c.id) for c in detectors)
+                if votes < zone.threshold:
+                    raise FieldProblemError(
+                        where("threshold"),
+                        f"the members' weights add up to {votes:g}, below the threshold "
+                        f"{zone.threshold:g}: the zone could never trigger",
+                    )
+            if zone.rule is ZoneRule.TWO_DETECTOR:
+                if hazards[0] != Hazard.FIRE.value:
+                    raise FieldProblemError(where("rule"), "two_detector is for fire zones")
+                if len(detectors) < 2:
+                    raise FieldProblemError(
+                        where("members"), "two_detector needs at least two detectors"
+                    )
+            for member in zone.members:
+                key = (sensors[member].hazard, member)
+                if key in homes:
+                    j = homes[key]
+                    raise FieldProblemError(
+                        where("members"),
+                        f"{member!r} is already a member of zones[{j}]({self.zones[j].id}), "
+                        f"a zone of the same hazard",
+                    )
+                homes[key] = i
+        return self
+
+    def zone(self, zone_id: str) -> ZoneConfig:
+        for zone in self.zones:
+            if zone.id == zone_id:
+                return zone
+        known = ", ".join(z.id for z in self.zones) or "none"
+        raise KeyError(f"no zone {zone_id!r} in the config (known: {known})")
+
+    def zone_hazard(self, zone: ZoneConfig) -> Hazard:
+        """The zone's hazard: its own, or (the config checks they agree) its members'."""
+        return zone.hazard or self.sensor(zone.members[0]).hazard
+
+    def zone_kind(self, zone: ZoneConfig) -> Kind:
+        """The zone's kind: its members' (the config checks they share one)."""
+        return self.sensor(zone.members[0]).kind
 
     def sensor(self, sensor_id: str) -> SensorConfig:
         for sensor in self.sensors:

@@ -6,12 +6,23 @@ import uuid
 from collections.abc import Callable
 
 from edge.clock import iso_ms
-from edge.config import DEVICE_SENSOR, SensorConfig, SiagaConfig
+from edge.config import DEVICE_SENSOR, SensorConfig, SiagaConfig, ZoneConfig
 from edge.detect.types import Reason, State, Transition
-from edge.messages import describe, device_message
+from edge.messages import call_point_message, describe, device_message, zone_message
 from edge.payloads import SEVERITY, Event, EventKind, Hazard
 
 REQUIRES_ACK = frozenset({State.ALARM, State.FAULT})
+ZONE_REASONS = frozenset(
+    {
+        Reason.COINCIDENCE,
+        Reason.CONFIRMING,
+        Reason.CONFIRMED,
+        Reason.MANUAL,
+        Reason.STUCK_TRIGGER,
+        Reason.QUORUM,
+    }
+)
+"""Reasons a zone decides itself: their value (if any) is not a member's reading."""
 
 
 def new_event_id() -> str:
@@ -24,6 +35,7 @@ class EventBuilder:
     def __init__(self, config: SiagaConfig) -> None:
         self.config = config
         self.sensors: dict[str, SensorConfig] = {s.id: s for s in config.sensors}
+        self.zones: dict[str, ZoneConfig] = {z.id: z for z in config.zones}
 
     def sensor_event(
         self,
@@ -35,29 +47,21 @@ class EventBuilder:
         drill: bool = False,
         test: bool = False,
     ) -> Event:
-        """``test``: the sensor is in walk test; the event says so and never needs an ack."""
+        """The event of a sensor's transition, or of a zone's (its id is no sensor's).
+        ``test``: the sensor is in walk test; the event says so and never needs an ack."""
+        if tr.sensor in self.zones:
+            return self.zone_event(tr, seq=seq, event_id=event_id, wall=wall, drill=drill)
         cfg = self.sensors[tr.sensor]
-        return Event(
-            id=event_id,
-            seq=seq,
-            site=self.config.site.id,
-            device=self.config.site.device,
-            sensor=tr.sensor,
-            kind=EventKind(cfg.kind.value),
-            hazard=cfg.hazard,
-            state=tr.state,
-            previous=tr.previous,
-            stage=tr.stage,
-            severity=SEVERITY[tr.state],
-            reason=tr.reason,
-            value=tr.value,
-            unit=cfg.unit,
-            threshold=tr.threshold,
-            ts=iso_ms(wall),
-            drill=drill,
-            test=test,
-            requires_ack=tr.state in REQUIRES_ACK and not test,
-            message=describe(
+        if tr.reason is Reason.MANUAL and tr.state is State.ALARM:
+            message = call_point_message(
+                language=self.config.site.language.value,
+                name=cfg.name or cfg.id,
+                location=cfg.location,
+                drill=drill,
+                test=test,
+            )
+        else:
+            message = describe(
                 language=self.config.site.language.value,
                 hazard=cfg.hazard.value,
                 previous=tr.previous,
@@ -70,13 +74,90 @@ class EventBuilder:
                 stage=tr.stage,
                 drill=drill,
                 test=test,
+            )
+        return Event(
+            id=event_id,
+            seq=seq,
+            site=self.config.site.id,
+            device=self.config.site.device,
+            sensor=tr.sensor,
+            kind=EventKind(cfg.kind.value),
+            hazard=cfg.hazard,
+            zone=tr.zone,
+            state=tr.state,
+            previous=tr.previous,
+            stage=tr.stage,
+            severity=SEVERITY[tr.state],
+            reason=tr.reason,
+            value=tr.value,
+            unit=cfg.unit,
+            threshold=tr.threshold,
+            ts=iso_ms(wall),
+            drill=drill,
+            test=test,
+            requires_ack=tr.state in REQUIRES_ACK and not test,
+            message=message,
+        )
+
+    def zone_event(
+        self, tr: Transition, *, seq: int, event_id: str, wall: float, drill: bool = False
+    ) -> Event:
+        """A zone's transition as an event: ``sensor`` and ``zone`` are the zone's id, the
+        kind and hazard its members', ``members`` who made it.
+
+        A reason of the rule (``coincidence``) carries the sum of votes and the threshold,
+        without unit; a member's own reason (``any``) carries that member's value and unit.
+        """
+        zone = self.zones[tr.sensor]
+        kind = self.config.zone_kind(zone)
+        unit = ""
+        if tr.members and tr.reason not in ZONE_REASONS and tr.value is not None:
+            unit = self.sensors[tr.members[0]].unit
+        names = [self.sensors[m].name or m for m in tr.members]
+        return Event(
+            id=event_id,
+            seq=seq,
+            site=self.config.site.id,
+            device=self.config.site.device,
+            sensor=zone.id,
+            kind=EventKind(kind.value),
+            hazard=self.config.zone_hazard(zone),
+            zone=zone.id,
+            members=list(tr.members),
+            state=tr.state,
+            previous=tr.previous,
+            stage=tr.stage,
+            severity=SEVERITY[tr.state],
+            reason=tr.reason,
+            value=tr.value,
+            unit=unit,
+            threshold=tr.threshold,
+            ts=iso_ms(wall),
+            drill=drill,
+            requires_ack=tr.state in REQUIRES_ACK,
+            message=zone_message(
+                language=self.config.site.language.value,
+                kind=kind.value,
+                state=tr.state,
+                reason=tr.reason,
+                name=zone.name or zone.id,
+                location=zone.location,
+                members=names,
+                confirm_s=zone.confirm_s,
+                confirm_by_time=zone.confirm_by_time,
+                value=tr.value,
+                unit=unit,
+                stage=tr.stage,
+                drill=drill,
             ),
         )
 
-    def sensor_build(self, tr: Transition, wall: float, *, drill: bool) -> Callable[[int], Event]:
+    def sensor_build(
+        self, tr: Transition, wall: float, *, drill: bool, test: bool = False
+    ) -> Callable[[int], Event]:
         """The builder the store calls with the event's seq, inside its commit."""
         return lambda seq: self.sensor_event(
-            tr, seq=seq, event_id=new_event_id(), wall=wall, drill=drill
+            tr, seq=seq, event_id=new_event_id(), wall=wall, drill=drill, test=test
         )
 
     def device_event(
@@ -90,9 +171,10 @@ class EventBuilder:
         wall: float,
         previous: State = State.NORMAL,
         drill: bool = False,
+        test: bool = False,
     ) -> Event:
-        """An event about the device itself (sensor ``_device``); a drill's start and end
-        are such events, flagged as the drill's."""
+        """An event about the device itself (sensor ``_device``); a drill's or a walk
+        test's start and end are such events, flagged as the drill's or the test's."""
         return Event(
             id=event_id,
             seq=seq,
@@ -107,6 +189,7 @@ class EventBuilder:
             reason=reason,
             ts=iso_ms(wall),
             drill=drill,
-            requires_ack=state in REQUIRES_ACK,
+            test=test,
+            requires_ack=state in REQUIRES_ACK and not test,
             message=device_message(self.config.site.language.value, reason, detail),
         )

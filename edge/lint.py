@@ -5,7 +5,8 @@ the field and says why it is suspicious and what to do. Checks:
 
 - a threshold inside the noise recorded by ``siaga-edge calibrate`` (``calibration.json``
   next to the event store), which would trip on noise alone;
-- a smoke detector with ``delay_on_s = 0``: no alarm verification, one spike alarms;
+- a smoke detector with ``delay_on_s = 0``: no alarm verification, one spike alarms (a
+  manual call point is meant to: it is a person's word);
 - an analog sensor with ``hysteresis = 0``: a reading wandering at a threshold chatters;
 - a pin on a bus: SPI0 (GPIO7-11) is the MCP3008's, and with SPI enabled (which an ADC
   needs) the kernel owns all of it, chip selects included; GPIO2/3 carry the board's
@@ -93,7 +94,12 @@ def _noise(sensor: SensorConfig, where: str, state: dict[str, Any]) -> list[Lint
 
 def _verification(sensor: SensorConfig, where: str) -> list[LintWarning]:
     out = []
-    if sensor.kind is Kind.SMOKE and sensor.delay_on_s == 0 and sensor.enabled:
+    if (
+        sensor.kind is Kind.SMOKE
+        and sensor.delay_on_s == 0
+        and sensor.enabled
+        and not sensor.manual
+    ):
         out.append(
             LintWarning(
                 f"{where}.delay_on_s",

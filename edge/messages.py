@@ -359,3 +359,151 @@ def events_damaged(seqs: list[int]) -> str:
 
 def latency_exceeded(seq: int, latency_s: float, budget_s: float) -> str:
     return f"event seq {seq} took {latency_s:.1f} s (budget {budget_s:g} s)"
+
+
+# ---------------------------------------------------------------- zones and call points
+
+CALL_POINT = {
+    "id": "KEBAKARAN: titik panggil manual ditekan di {place}",
+    "en": "FIRE: manual call point pressed at {place}",
+}
+
+ZONE_TEXT = {
+    "id": {
+        "confirming": "PRA-ALARM {hazard_caps}: detektor {members} di zona {place} dalam alarm, "
+        "menunggu konfirmasi ({confirm})",
+        "confirm_by_time": "detektor kedua, atau {confirm_s:g} detik",
+        "confirm_second": "detektor kedua dalam {confirm_s:g} detik",
+        "confirmed": "dikonfirmasi: {members}",
+        "coincidence": "serentak: {members}",
+        "manual": "KEBAKARAN: titik panggil manual {members} ditekan di zona {place}",
+        "stuck_trigger": "GANGGUAN ZONA {place}: {members} terpicu terlalu lama, tidak ikut "
+        "menentukan",
+        "quorum": "GANGGUAN ZONA {place}: sensor yang bekerja tidak cukup untuk memutuskan "
+        "({members})",
+        "ready": "Zona {hazard} {place} siap: normal",
+        "cleared": "Normal kembali: zona {hazard} {place}",
+        "starting": "Zona {hazard} {place} sedang memulai",
+        "disabled": "Zona {hazard} {place} nonaktif: sensornya dalam perawatan ({members})",
+    },
+    "en": {
+        "confirming": "{hazard_caps} PRE-ALARM: detector {members} in zone {place} in alarm, "
+        "awaiting confirmation ({confirm})",
+        "confirm_by_time": "a second detector, or {confirm_s:g} s",
+        "confirm_second": "a second detector within {confirm_s:g} s",
+        "confirmed": "confirmed by {members}",
+        "coincidence": "together: {members}",
+        "manual": "FIRE: manual call point {members} pressed in zone {place}",
+        "stuck_trigger": "ZONE FAULT, {place}: {members} triggered too long, no longer voting",
+        "quorum": "ZONE FAULT, {place}: too few working sensors to decide ({members})",
+        "ready": "The {hazard} zone {place} is ready: normal",
+        "cleared": "Back to normal: {hazard} zone {place}",
+        "starting": "The {hazard} zone {place} is starting",
+        "disabled": "The {hazard} zone {place} is disabled: its sensors are in maintenance "
+        "({members})",
+    },
+}
+
+HAZARD_CAPS = {
+    "id": {"smoke": "KEBAKARAN", "water_level": "BANJIR", "vibration": "GEMPA"},
+    "en": {"smoke": "FIRE", "water_level": "FLOOD", "vibration": "EARTHQUAKE"},
+}
+
+
+def call_point_message(
+    *, language: str, name: str, location: str, drill: bool = False, test: bool = False
+) -> str:
+    """A pressed manual call point: a person saw the fire (or tested the point)."""
+    lang = language if language in HAZARD else "id"
+    place = ", ".join(p for p in (name, location) if p) or "?"
+    sentence = CALL_POINT[lang].format(place=place)
+    if test:
+        sentence = TEST_PREFIX[lang] + sentence
+    return DRILL_PREFIX[lang] + sentence if drill else sentence
+
+
+def zone_message(
+    *,
+    language: str,
+    kind: str,
+    state: State,
+    reason: Reason,
+    name: str,
+    location: str,
+    members: list[str],
+    confirm_s: float,
+    confirm_by_time: bool,
+    value: float | None = None,
+    unit: str = "",
+    stage: str | None = None,
+    drill: bool = False,
+) -> str:
+    """The sentence of a zone's event: the hazard, the zone, and the members that made it.
+
+    ``members`` are the members' names as the operator knows them.
+    """
+    lang = language if language in HAZARD else "id"
+    texts = ZONE_TEXT[lang]
+    place = ", ".join(p for p in (name, location) if p) or "?"
+    fields = {
+        "place": place,
+        "members": ", ".join(members) or "?",
+        "hazard": HAZARD[lang].get(kind, kind),
+        "hazard_caps": HAZARD_CAPS[lang].get(kind, kind.upper()),
+        "confirm_s": confirm_s,
+    }
+    fields["confirm"] = texts["confirm_by_time" if confirm_by_time else "confirm_second"].format(
+        **fields
+    )
+    key = {
+        Reason.CONFIRMING: "confirming",
+        Reason.MANUAL: "manual",
+        Reason.STUCK_TRIGGER: "stuck_trigger",
+        Reason.QUORUM: "quorum",
+    }.get(reason)
+    if state is State.NORMAL:
+        key = "ready" if reason is Reason.STARTUP else "cleared"
+    elif state is State.STARTING:
+        key = "starting"
+    elif state is State.DISABLED:
+        key = "disabled"
+    if key is not None:
+        sentence = texts[key].format(**fields)
+    else:
+        # alarm or warning by the rule: the hazard's own sentence for the zone, then who
+        sentence = describe(
+            language=lang,
+            kind=kind,
+            state=state,
+            reason=reason,
+            name=name,
+            location=location,
+            value=value,
+            unit=unit,
+            stage=stage,
+        )
+        how = {Reason.CONFIRMED: "confirmed", Reason.COINCIDENCE: "coincidence"}.get(reason)
+        sentence += f" ({texts[how].format(**fields)})" if how else f" ({fields['members']})"
+    return DRILL_PREFIX[lang] + sentence if drill else sentence
+
+
+def walk_test_changed(
+    language: str, change: str, sensor: str, minutes: float | None, who: str
+) -> str:
+    """``change``: started, extended, stopped or expired."""
+    english = language == "en"
+    words = {
+        "started": "walk test started" if english else "uji jalan dimulai",
+        "extended": "walk test extended" if english else "uji jalan diperpanjang",
+        "stopped": "walk test stopped" if english else "uji jalan dihentikan",
+        "expired": "walk test over" if english else "uji jalan selesai",
+    }
+    span = f", {minutes:g} min" if minutes is not None else ""
+    by = f", {'by' if english else 'oleh'} {who}" if who else ""
+    return f"{words.get(change, change)}: {sensor}{span}{by}"
+
+
+def siren_test(language: str, seconds: float, who: str) -> str:
+    english = language == "en"
+    head = "siren test" if english else "uji sirene"
+    return f"{head}: {seconds:g} s, {'by' if english else 'oleh'} {who}"

@@ -503,6 +503,10 @@ class Outbox:
         ).fetchone()
         return int(n)
 
+    def sensor_of(self, event_id: str) -> str | None:
+        row = self.db.execute("SELECT sensor FROM events WHERE id = ?", (event_id,)).fetchone()
+        return None if row is None else str(row[0])
+
     def is_acked(self, event_id: str) -> bool:
         row = self.db.execute("SELECT acked FROM events WHERE id = ?", (event_id,)).fetchone()
         return row is not None and row[0] is not None

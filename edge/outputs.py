@@ -51,7 +51,8 @@ class SirenTest:
         return cls(now, now + seconds)
 
     def running(self, now: float) -> bool:
-        return self.start <= now < self.end
+        """Until its end (a ``now`` read before it began still finds it running)."""
+        return now < self.end
 
 
 def led_pattern(states: list[State]) -> Pattern:

@@ -74,7 +74,8 @@ class Outbound(BaseModel):
 
 
 class Event(Outbound):
-    """One state change of one sensor (or of the device itself, sensor ``_device``)."""
+    """One state change of one sensor, of one zone (``sensor`` is then the zone's id and
+    ``zone == sensor``), or of the device itself (sensor ``_device``)."""
 
     model_config = ConfigDict(
         extra="forbid", frozen=True, json_schema_extra={"title": "Siaga Edge event"}
@@ -88,6 +89,16 @@ class Event(Outbound):
     sensor: str
     kind: EventKind
     hazard: Hazard = Field(description="What an alarm means: follows the sensor's config")
+    zone: str | None = Field(
+        default=None,
+        description="The zone this sensor is a member of; on a zone's own event, the zone "
+        "itself (then zone == sensor); null when the sensor is in no zone",
+    )
+    members: list[str] = Field(
+        default_factory=list,
+        description="On a zone's event: the members whose state made it (the voters, the "
+        "detectors, the call point, the stuck or failed members); empty otherwise",
+    )
     state: State
     previous: State
     stage: str | None = None

@@ -9,20 +9,22 @@ Panels, top to bottom: the trace with every configured threshold and stage; what
 detector computes from it (the high-passed signal and STA/LTA ratio, the least-squares
 rise rate, or the pulse count in its window), with the lines it is compared against; the
 published state as a step line. The background of every panel is tinted by that state.
+A zone's replay draws each member's trace, then a timeline of the members' and the
+zone's states.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edge.config import Direction, SensorConfig
+from edge.config import Direction, SensorConfig, SiagaConfig, ZoneConfig
 from edge.detect.build import classifier_for
 from edge.detect.classify import PulseDensity, Seismic, Thresholds
 from edge.detect.types import State
-from edge.replay import Replay
+from edge.replay import Replay, ZoneReplay
 
 INSTALL_HINT = "--plot needs matplotlib: pip install 'siaga-edge[plot]'"
 
@@ -255,4 +257,84 @@ def plot_replay(
             ha="right",
             va="bottom",
         )
+    fig.savefig(path, dpi=110)
+
+
+def _spans(events: list[tuple[float, State]], end: float) -> list[tuple[float, float, State]]:
+    return [
+        (t, events[i + 1][0] if i + 1 < len(events) else end, state)
+        for i, (t, state) in enumerate(events)
+    ]
+
+
+def _draw_trace(ax: Any, cfg: SensorConfig, samples: Sequence[tuple[float, float]]) -> None:
+    """One member's trace as :func:`plot_replay`'s top panel draws it."""
+    ts = [t for t, _ in samples]
+    vs = [v for _, v in samples]
+    filtered = _filtered(cfg, samples)
+    if filtered is not None:
+        ax.plot(ts, vs, color="#90a4ae", linewidth=0.6, label="trace")
+        ax.plot(ts, filtered, color="#263238", linewidth=0.7, label="high-passed")
+        if cfg.alarm is not None:
+            for sign in (1.0, -1.0):
+                ax.axhline(sign * cfg.alarm, color=COLOURS[State.ALARM], linestyle="--", lw=1.0)
+    elif cfg.input.type == "pulse":
+        ax.vlines([t for t, v in samples if v >= 0.5], 0.0, 1.0, color="#263238", lw=0.8)
+        ax.set_yticks([])
+    else:
+        draw = "steps-post" if cfg.input.type == "digital" else "default"
+        ax.plot(ts, vs, color="#263238", linewidth=0.8, drawstyle=draw, label="trace")
+        _draw_lines(ax, _level_lines(cfg))
+    ax.set_ylabel(cfg.unit or "value")
+    ax.set_title(f"{cfg.id} ({cfg.kind.value}{', call point' if cfg.manual else ''})", loc="left")
+
+
+def plot_zone_replay(
+    config: SiagaConfig,
+    zone: ZoneConfig,
+    traces: Mapping[str, Sequence[tuple[float, float]]],
+    result: ZoneReplay,
+    path: Path,
+) -> None:
+    """Draw a zone's replay: each member's trace tinted by its state, then one timeline of
+    states per member with the zone's on top."""
+    require_matplotlib()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    members = list(zone.members)
+    end = max(result.end_t_s, result.events[-1][0] if result.events else 0.0)
+    changes: dict[str, list[tuple[float, State]]] = {m: [] for m in [zone.id, *members]}
+    for t, event in result.events:
+        changes[event.sensor].append((t, event.state))
+    n = len(members)
+    fig = Figure(figsize=(11, 1.9 * n + 1.6 + 0.3 * n), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(n + 1, 1, sharex=True, height_ratios=[2.0] * n + [0.8 + 0.3 * n])
+    for ax, member in zip(axes[:-1], members, strict=True):
+        _draw_trace(ax, config.sensor(member), traces[member])
+        _shade(ax, _spans(changes[member], end))
+        ax.grid(True, alpha=0.3)
+    timeline = axes[-1]
+    rows = [zone.id, *members]
+    for y, ident in enumerate(reversed(rows)):
+        for start, stop, state in _spans(changes[ident], end):
+            timeline.broken_barh(
+                [(start, max(stop - start, 1e-9))], (y - 0.4, 0.8), color=COLOURS[state]
+            )
+    timeline.set_yticks(
+        range(len(rows)), [f"{r} (zone)" if r == zone.id else r for r in reversed(rows)]
+    )
+    timeline.set_xlabel("t_s (seconds into the traces)")
+    timeline.legend(
+        handles=[Patch(color=COLOURS[s], label=s.value) for s in STATE_ROWS],
+        loc="lower left",
+        bbox_to_anchor=(0.0, 1.0),
+        fontsize="small",
+        ncols=len(STATE_ROWS),
+        frameon=False,
+    )
+    timeline.grid(True, axis="x", alpha=0.3)
+    fig.suptitle(f"zone {zone.id} ({zone.rule.value}): replay of {n} members")
     fig.savefig(path, dpi=110)

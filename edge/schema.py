@@ -44,7 +44,7 @@ CHANNELS: list[tuple[str, str, str, str, int, bool, str]] = [
         "send",
         1,
         True,
-        "The sensor's current state: its last event, retained for late listeners.",
+        "The sensor's (or zone's) current state: its last event, retained for late listeners.",
     ),
     (
         "status",
@@ -136,7 +136,7 @@ def asyncapi() -> dict[str, Any]:
         "prefix": {"description": "mqtt.topic_prefix, default siaga/v1"},
         "site": {"description": "site.id, [a-z0-9-]+"},
         "device": {"description": "site.device, [a-z0-9-]+"},
-        "sensor": {"description": "sensors[].id, [a-z0-9-]+"},
+        "sensor": {"description": "sensors[].id or zones[].id, [a-z0-9-]+"},
     }
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}

@@ -408,7 +408,7 @@ def test_calibrate_thresholds_keeps_the_configured_alarm_its_check_passed(
     its own check said "416 sigma from the baseline"; 600 must stay."""
     config_file = write_config(tmp_path)
     before = config_file.read_text()
-    running = ThreadDaemon(config_file, mock_factory)
+    running = tool_daemon(config_file, mock_factory)
     try:
         code = main(
             ["calibrate", "gas-1", "-c", str(config_file), "--seconds", "0.6",

@@ -81,7 +81,11 @@ def test_the_example_config_is_valid() -> None:
         "air-selokan",
         "getar-fondasi",
         "getar-pagar",
+        "getar-atap",
+        "smoke-dapur-2",
+        "titik-dapur",
     ]
+    assert [z.id for z in config.zones] == ["gempa-blok-a", "dapur"]
     assert config.site.language == "id"
 
 
@@ -216,6 +220,52 @@ MISTAKES = [
         "pulse input without pulses",
         lambda t: replace(t, "pulses = { window_s = 2.0, warning = 5, alarm = 20 }", ""),
         "sensors[4](getar-pagar).pulses",
+    ),
+    (
+        "a zone member that does not exist",
+        lambda t: replace(t, '"getar-fondasi", "getar-atap"]', '"getar-fondasi", "getar-atp"]'),
+        "zones[0](gempa-blok-a).members: no sensor 'getar-atp'",
+    ),
+    (
+        "a zone of two hazards",
+        lambda t: replace(t, '"getar-fondasi", "getar-atap"]', '"getar-fondasi", "smoke-gudang"]'),
+        "zones[0](gempa-blok-a).members: members of one hazard only",
+    ),
+    (
+        "a threshold the weights cannot reach",
+        lambda t: replace(t, "threshold = 2 ", "threshold = 3 "),
+        "zones[0](gempa-blok-a).threshold: the members' weights add up to 2, below the threshold 3",
+    ),
+    (
+        "weights for a sensor outside the zone",
+        lambda t: replace(t, "threshold = 2 ", "weights = { getar-pagar = 2 }\nthreshold = 2 "),
+        "zones[0](gempa-blok-a).weights: 'getar-pagar' is not a member",
+    ),
+    (
+        "a sensor in two zones of one hazard",
+        lambda t: t + '\n[[zones]]\nid = "gempa-fondasi"\nmembers = ["getar-fondasi"]\n',
+        "zones[2](gempa-fondasi).members: 'getar-fondasi' is already a member of "
+        "zones[0](gempa-blok-a)",
+    ),
+    (
+        "a setting of another rule",
+        lambda t: replace(t, "max_length_s = 300.0", "confirm_s = 30.0"),
+        "zones[0](gempa-blok-a).confirm_s: confirm_s applies to rule 'two_detector'",
+    ),
+    (
+        "a zone named like a sensor",
+        lambda t: replace(t, 'id = "dapur"', 'id = "smoke-dapur"'),
+        "zones[1](smoke-dapur).id: 'smoke-dapur' is also a sensor's id",
+    ),
+    (
+        "a zone whose hazard is not its members'",
+        lambda t: replace(t, 'id = "dapur"', 'id = "dapur"\nhazard = "flood"'),
+        "zones[1](dapur).hazard: 'flood', but its members are 'fire'",
+    ),
+    (
+        "a call point that waits",
+        lambda t: replace(t, "manual = true ", "delay_on_s = 2.0\nmanual = true "),
+        "sensors[7](titik-dapur).delay_on_s: a manual call point alarms at once",
     ),
 ]
 

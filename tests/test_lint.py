@@ -38,6 +38,15 @@ def test_a_smoke_detector_without_alarm_verification_is_a_warning(tmp_path: Path
     assert [w.split(":")[0] for w in warnings_for(path)] == ["sensors[0](smoke-1).delay_on_s"]
 
 
+def test_a_manual_call_point_alarming_at_once_is_no_warning(tmp_path: Path) -> None:
+    path = write_config(tmp_path)
+    path.write_text(
+        path.read_text().replace("delay_on_s = 0.2 ", "delay_on_s = 0.0\nmanual = true ")
+    )
+    assert load_config(path).sensors[0].manual
+    assert warnings_for(path) == []
+
+
 def test_a_contact_on_an_spi0_chip_select_is_a_warning(tmp_path: Path) -> None:
     path = write_config(tmp_path)
     path.write_text(path.read_text().replace('"GPIO17"', '"GPIO7"'))  # CE1; the ADC is on CE0
@@ -96,7 +105,8 @@ def test_a_siaga_variable_for_a_section_that_does_not_exist_is_a_warning() -> No
     ]
     assert got == [
         "SIAGA_NOPE__X: sets nothing: 'nope' is not a config section (alerts, control, gpio, "
-        "heartbeat, homeassistant, logging, mqtt, outputs, sensors, site, storage, telemetry); "
+        "heartbeat, homeassistant, logging, mqtt, outputs, sensors, site, storage, telemetry, "
+        "zones); "
         "it is ignored"
     ]
 

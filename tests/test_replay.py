@@ -13,7 +13,7 @@ from edge.cli import main
 from edge.clock import iso_ms
 from edge.config import load_config
 from edge.payloads import Event
-from edge.replay import EPOCH, replay
+from edge.replay import EPOCH, ZoneReplay, replay, replay_zone
 
 ROOT = Path(__file__).parents[1]
 EXAMPLE = ROOT / "edge" / "data" / "config.example.toml"
@@ -189,3 +189,107 @@ def test_replay_with_an_invalid_config_exits_2_naming_the_field(tmp_path: Path) 
     result = cli("replay", "smoke-1", str(trace), "-c", str(config_file))
     assert result.returncode == 2
     assert f"siaga-edge: invalid config\n{config_file}: site.id: " in result.stderr
+
+
+# ---------------------------------------------------------------- zones
+
+SLAM = ROOT / "edge" / "data" / "door-slam.csv"
+
+
+def quiet() -> list[tuple[float, float]]:
+    """The door-slam trace's background without the knock: a sensor that felt nothing."""
+    from edge.trace import load_trace
+
+    return [(t, 0.0 if 12.0 <= t < 12.3 else v) for t, v in load_trace(SLAM)]
+
+
+def zone_rows(result: ZoneReplay, ident: str) -> list[tuple[str, str]]:
+    return [(e.state.value, e.reason.value) for _, e in result.events if e.sensor == ident]
+
+
+def test_a_door_slam_next_to_one_accelerometer_no_longer_announces_an_earthquake() -> None:
+    from edge.trace import load_trace
+
+    traces = {"getar-fondasi": quiet(), "getar-atap": load_trace(SLAM)}
+    result = replay_zone(load_config(EXAMPLE), "gempa-blok-a", traces)
+    assert ("alarm", "level") in zone_rows(result, "getar-atap")  # the sensor itself
+    assert zone_rows(result, "gempa-blok-a") == [("starting", "startup"), ("normal", "startup")]
+    assert {e.zone for _, e in result.events} == {"gempa-blok-a"}
+
+
+def test_a_quake_felt_by_both_accelerometers_warns_then_alarms_the_zone() -> None:
+    from edge.trace import load_trace
+
+    quake = load_trace(QUAKE)
+    result = replay_zone(
+        load_config(EXAMPLE), "gempa-blok-a", {"getar-fondasi": quake, "getar-atap": quake}
+    )
+    assert zone_rows(result, "gempa-blok-a") == [
+        ("starting", "startup"),
+        ("normal", "startup"),
+        ("warning", "coincidence"),
+        ("alarm", "coincidence"),
+        ("normal", "cleared"),
+    ]
+    assert [e.seq for _, e in result.events] == list(range(1, len(result.events) + 1))
+    assert len({e.id for _, e in result.events}) == len(result.events)
+    warning = next(
+        e for _, e in result.events if e.sensor == "gempa-blok-a" and e.state.value == "warning"
+    )
+    assert warning.members == ["getar-fondasi", "getar-atap"]
+
+
+def test_a_kitchen_zone_replays_its_pre_alarm_then_its_alarm() -> None:
+    traces = {
+        "smoke-dapur": [(0.0, 0.0), (6.0, 1.0), (40.0, 1.0)],
+        "smoke-dapur-2": [(0.0, 0.0), (11.0, 1.0), (40.0, 1.0)],
+        "titik-dapur": [(0.0, 0.0), (40.0, 0.0)],
+    }
+    result = replay_zone(load_config(EXAMPLE), "dapur", traces)
+    rows = [(t, e.state.value, e.reason.value) for t, e in result.events if e.sensor == "dapur"]
+    assert rows[2:] == [(9.0, "warning", "confirming"), (14.0, "alarm", "confirmed")]
+
+
+def test_cli_replays_a_zone_one_trace_a_member_as_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["replay", "-c", str(EXAMPLE), "gempa-blok-a", "--json"]
+    code = main([*args, f"getar-fondasi={QUAKE}", f"getar-atap={QUAKE}"])
+    assert code == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    for line in lines:
+        assert isinstance(line.pop("t_s"), float)
+        Event.model_validate(line)
+    assert {line["sensor"] for line in lines} == {"gempa-blok-a", "getar-fondasi", "getar-atap"}
+    assert any(line["sensor"] == "gempa-blok-a" and line["state"] == "alarm" for line in lines)
+
+
+def test_cli_zone_table_marks_the_zones_own_events(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["replay", "-c", str(EXAMPLE), "gempa-blok-a"]
+    assert main([*args, f"getar-fondasi={QUAKE}", f"getar-atap={QUAKE}"]) == 0
+    out = capsys.readouterr().out
+    assert "* gempa-blok-a" in out
+    assert "gempa-blok-a (coincidence): 2 members" in out
+
+
+@pytest.mark.parametrize(
+    ("traces", "names"),
+    [
+        ([f"getar-fondasi={QUAKE}"], "missing: getar-atap"),
+        ([f"getar-fondasi={QUAKE}", f"getar-pagar={QUAKE}"], "'getar-pagar' is not a member"),
+        ([str(QUAKE)], "give SENSOR=TRACE.csv for each member"),
+    ],
+)
+def test_cli_zone_replay_needs_one_trace_for_each_member(
+    capsys: pytest.CaptureFixture[str], traces: list[str], names: str
+) -> None:
+    assert main(["replay", "-c", str(EXAMPLE), "gempa-blok-a", *traces]) == 2
+    assert names in capsys.readouterr().err
+
+
+def test_cli_zone_plot_writes_an_image(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "zone.png"
+    args = ["replay", "-c", str(EXAMPLE), "gempa-blok-a", "--plot", str(out)]
+    assert main([*args, f"getar-fondasi={QUAKE}", f"getar-atap={SLAM}"]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -365,7 +365,7 @@ def test_the_demo_scenario_fits_the_example_config(config: SiagaConfig) -> None:
     s = load_scenario(DEMO_SCENARIO)
     s.check_against(config)
     assert set(s.sensors) == {c.id for c in config.sensors}
-    assert s.load_traces().keys() == {"quake.csv"}
+    assert s.load_traces().keys() == {"quake.csv", "door-slam.csv"}
 
 
 def test_the_demo_quake_itself_triggers_the_foundation_sta_lta(config: SiagaConfig) -> None:

@@ -23,7 +23,7 @@ import queue
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -50,10 +50,8 @@ from edge.control import (
     ControlDeniedError,
     ControlError,
     NoDaemonError,
-    sensor_reading,
 )
-from edge.detect.build import machine_for
-from edge.sensors import Sample, Sensor, open_sensor, pin_factory
+from edge.sensors import Sample, pin_factory
 from edge.usererror import UserInputError
 
 FIRST_SAMPLE_TIMEOUT_S = 3.0
@@ -94,11 +92,10 @@ class DaemonSource:
 
 
 class LocalSensors:
-    """The configured sensors opened here, with their detection run locally (no MQTT).
-
-    Samples arrive on the adapters' threads and wait in a queue; ``poll`` feeds them to
-    the machines on the caller's thread.
-    """
+    """The configured sensors opened here, with their detection run locally (no MQTT):
+    the daemon's own :class:`~edge.daemon.sensor_set.SensorSet`, polled on the caller's
+    thread instead of a core loop. Pins that cannot be opened raise here (there is no
+    daemon to keep retrying them)."""
 
     def __init__(
         self,
@@ -108,6 +105,8 @@ class LocalSensors:
         scenario: Path | None = None,
         only: str | None = None,
     ) -> None:
+        from edge.daemon.sensor_set import SensorSet
+
         self.config = config
         self.clock = clock
         self.inbox: queue.SimpleQueue[Sample] = queue.SimpleQueue()
@@ -129,21 +128,13 @@ class LocalSensors:
         self.configs: list[SensorConfig] = [
             s for s in config.sensors if only is None or s.id == only
         ]
+        self.sensors = SensorSet(factory, clock, self.inbox.put)
         now = clock.monotonic()
-        self.machines = {s.id: machine_for(s) for s in self.configs}
-        for machine in self.machines.values():
-            machine.start(now)
-        self.last: dict[str, Sample] = {}
-        self.sensors: list[Sensor] = []
-        try:
-            for cfg in self.configs:
-                if cfg.enabled:
-                    sensor = open_sensor(cfg, factory, clock, self.inbox.put)
-                    self.sensors.append(sensor)
-                    sensor.start()
-        except Exception:
+        for cfg in self.configs:
+            self.sensors.add(cfg, now)
+        if self.sensors.open_errors:
             self.close()
-            raise
+            raise next(iter(self.sensors.open_errors.values()))
         if self.simulator is not None:
             self.simulator.start()
         self.started = clock.monotonic()
@@ -156,13 +147,8 @@ class LocalSensors:
             except queue.Empty:
                 break
             drained.append(sample)
-            machine = self.machines.get(sample.sensor)
-            if machine is not None:
-                self.last[sample.sensor] = sample
-                machine.sample(sample.t, sample.value)
-        now = self.clock.monotonic()
-        for machine in self.machines.values():
-            machine.tick(now)
+            self.sensors.sample(sample)
+        self.sensors.tick(self.clock.monotonic())
         return drained
 
     def wait_first(self, timeout: float = FIRST_SAMPLE_TIMEOUT_S) -> None:
@@ -173,24 +159,18 @@ class LocalSensors:
         contacts = {s.id for s in self.configs if s.enabled and _contact(s)}
         while self.clock.monotonic() < deadline:
             self.poll()
-            fresh = {k for k, v in self.last.items() if v.t >= self.started}
-            if sampled <= fresh and contacts <= set(self.last):
+            last = self.sensors.last
+            fresh = {k for k, v in last.items() if v.t >= self.started}
+            if sampled <= fresh and contacts <= set(last):
                 return
             time.sleep(0.02)
 
     def snapshot(self) -> list[dict[str, Any]]:
         self.poll()
-        now = self.clock.monotonic()
-        return [
-            sensor_reading(cfg, self.machines[cfg.id], self.last.get(cfg.id), now)
-            for cfg in self.configs
-        ]
+        return self.sensors.readings(self.configs, self.clock.monotonic())
 
     def close(self) -> None:
-        for sensor in self.sensors:
-            with suppress(Exception):
-                sensor.close()
-        self.sensors = []
+        self.sensors.close()
         if self.simulator is not None:
             self.simulator.stop()
             self.simulator = None

@@ -24,7 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, assert_never
 
-from edge import __version__, homeassistant, logs
+from edge import __version__, homeassistant, logs, messages
 from edge.clock import Clock, iso_ms, wall_at
 from edge.config import ConfigError, MqttConfig, SiagaConfig, load_config
 from edge.control import (
@@ -72,6 +72,7 @@ from edge.payloads import Ack, Event, Heartbeat, Resend, Status
 from edge.sdnotify import Notifier
 from edge.sensors import Sample, open_hint
 from edge.topics import Topics
+from edge.walktest import Change, ChangeKind, WalkTest
 
 log = logs.get("daemon")
 
@@ -183,7 +184,8 @@ class Daemon:
         self.inbox = Inbox()
         self.topics = Topics(config.mqtt.topic_prefix, config.site.id, config.site.device)
         self.builder = EventBuilder(config)
-        self.sensors = SensorSet(pin_factory, clock, self.post)
+        self.walk = WalkTest(s.id for s in config.sensors)
+        self.sensors = SensorSet(pin_factory, clock, self.post, muted=self.walk.in_test)
         self.exit_code = 0
         self.ready = threading.Event()
         self.control: ControlServer | None = None
@@ -251,8 +253,7 @@ class Daemon:
             log.error("output_unavailable", field=field, error=str(error), hint=open_hint(error))
             self._device_event(State.FAULT, Reason.OUTPUTS, f"{field}: {error}")
         self.outbox.audit("daemon_started", f"version={__version__}")
-        for sensor_cfg in cfg.sensors:
-            self._emit(self.sensors.add(sensor_cfg, now))
+        self._emit(self.sensors.start(cfg, now))
         self.link.start()
         self._running = True
         # Alerts are accepted from here on, whether or not the broker answers.
@@ -328,7 +329,8 @@ class Daemon:
             self.health.wake_at(),
             self.recorder.wake_at(),
         ]
-        times += [t for t in (self.sensors.wake_at(), self.drills.wake_at()) if t is not None]
+        more = (self.sensors.wake_at(), self.drills.wake_at(), self.walk.due())
+        times += [t for t in (*more, self.annunciator.deadline()) if t is not None]
         return max(0.0, min(times) - now)
 
     def step(self, now: float) -> None:
@@ -342,6 +344,9 @@ class Daemon:
         self._emit(transitions, drill=True)
         if finished:
             self._end_drill("ended", "")
+        for change in self.walk.expire(now):
+            self._walk_changed(change, "")
+        self.annunciator.tick(now)  # a siren test that is over gives the siren back
         for done in self.recorder.retry(now):
             if done.alarm_at is not None:  # measured from its decision: the disk made it late
                 self.health.alarm_committed(done.event.seq, done.alarm_at)
@@ -414,8 +419,10 @@ class Daemon:
             if tr.reason is Reason.STARTUP and tr.state in (State.STARTING, State.DISABLED):
                 # what the sensor really was before this start (never a drill's state)
                 tr = replace(tr, previous=self.courier.real_state(tr.sensor) or tr.previous)
-            alarm = tr.state is State.ALARM and not drill
-            build = self.builder.sensor_build(tr, wall_at(self.clock, tr.t), drill=drill)
+            test = not drill and self.walk.in_test(tr.sensor, tr.t)
+            alarm = tr.state is State.ALARM and not drill and not test
+            wall = wall_at(self.clock, tr.t)
+            build = self.builder.sensor_build(tr, wall, drill=drill, test=test)
             event = self._record(build, alarm_at=tr.t if alarm else None)
             log_transition(tr, drill, None if event is None else event.seq)
             if event is not None and drill:
@@ -440,12 +447,21 @@ class Daemon:
         self.courier.retain(event, now)
         return event
 
-    def _device_event(self, state: State, reason: Reason, detail: str, drill: bool = False) -> None:
+    def _device_event(
+        self, state: State, reason: Reason, detail: str, drill: bool = False, test: bool = False
+    ) -> None:
         wall = self.clock.wall()
 
         def build(seq: int) -> Event:
             return self.builder.device_event(
-                state, reason, detail, seq=seq, event_id=new_event_id(), wall=wall, drill=drill
+                state,
+                reason,
+                detail,
+                seq=seq,
+                event_id=new_event_id(),
+                wall=wall,
+                drill=drill,
+                test=test,
             )
 
         (log.info if state is State.NORMAL else log.warning)(
@@ -478,9 +494,11 @@ class Daemon:
             match command:
                 case Ack():
                     taken = take_ack(self.outbox, command)
-                    if taken.recorded:
-                        self._update_outputs()
                     self._receipt(command.event_id, command.by, taken)
+                    if taken.recorded:
+                        sensor = self.outbox.sensor_of(command.event_id)  # a latch may let go
+                        self._emit(self.sensors.acknowledge(sensor or "", now))
+                        self._update_outputs()
                 case Resend():
                     self.courier.resend(command)
                 case HaBirth():
@@ -526,6 +544,8 @@ class Daemon:
         if self.drills.touches(plan.changed + plan.removed):
             self._end_drill("stopped", "config reloaded")  # its machines are of the old config
         self.config, self.builder = plan.config, EventBuilder(plan.config)
+        self.walk.stop(plan.removed + plan.changed, now)  # their tests were of the old sensor
+        self.walk.sensors = [s.id for s in plan.config.sensors]
         self.health.config, self.courier.repeat_s = plan.config, plan.config.alerts.repeat_s
         self._emit(self.sensors.apply(plan, now))
         self.outbox.audit("config_reloaded", plan.detail)
@@ -562,6 +582,53 @@ class Daemon:
             raise ControlError("no drill is running")
         self._end_drill("stopped", f"by {who}")
         return {"drill": self.drills.count}
+
+    def walk_test_start(self, sensors: list[str], minutes: float, who: str) -> dict[str, Any]:
+        now = self.clock.monotonic()
+        changes = self.walk.start(sensors, minutes, now, who)
+        for change in changes:
+            self._walk_changed(change, who)
+        return {
+            "sensors": [c.sensor for c in changes],
+            "minutes": minutes,
+            "remaining_s": round(minutes * 60.0, 1),
+        }
+
+    def walk_test_stop(self, sensors: list[str] | None, who: str) -> dict[str, Any]:
+        changes = self.walk.stop(sensors, self.clock.monotonic())
+        for change in changes:
+            self._walk_changed(change, who)
+        return {"sensors": [c.sensor for c in changes]}
+
+    def walk_test_status(self) -> dict[str, Any]:
+        return {"sensors": self.walk.status(self.clock.monotonic())}
+
+    def siren_test(self, seconds: float, who: str) -> dict[str, Any]:
+        if self.annunciator.siren is None and self.annunciator.led is None:
+            raise ControlError("no siren and no status LED are configured (outputs)")
+        try:
+            self.annunciator.siren_test(self.clock.monotonic(), seconds)
+        except ValueError as exc:
+            raise ControlError(str(exc)) from None
+        lang = self.config.site.language.value
+        self._device_event(
+            State.NORMAL, Reason.TEST, messages.siren_test(lang, seconds, who), test=True
+        )
+        return {"seconds": seconds}
+
+    def _walk_changed(self, change: Change, who: str) -> None:
+        """Audited as a test event of the device; a sensor back from test goes back to
+        real service: its present state is published as real if it is not the last one."""
+        minutes = None if change.until is None else (change.until - change.at) / 60.0
+        lang = self.config.site.language.value
+        detail = messages.walk_test_changed(lang, change.why, change.sensor, minutes, who)
+        self.outbox.audit(f"walk_test_{change.kind.value}", detail)
+        self._device_event(State.NORMAL, Reason.TEST, detail, test=True)
+        if change.kind is ChangeKind.END:
+            present = self.sensors.rejoin(change.sensor, self.clock.monotonic())
+            real = self.courier.real_state(change.sensor)
+            if present is not None and present.state is not real:
+                self._emit([replace(present, previous=real or present.state)])
 
     def _end_drill(self, how: str, detail: str) -> None:
         """The marker event only while running: a clean shutdown publishes nothing new."""

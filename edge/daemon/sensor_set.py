@@ -1,7 +1,10 @@
 """The configured sensors: their pins (adapters), their detection, their last samples.
 
 The daemon and ``readings`` (when no daemon runs) both use it. Every method returns the
-transitions it caused; nothing here stores, publishes or sounds anything. A sensor whose
+transitions it caused, through the site's zones and latches (``edge.detect.zones``):
+a member's own transition, tagged with its zone, then the zone's. A sensor in walk test
+(``muted``) is kept out of its zone's vote: a technician's test never raises a zone.
+Nothing here stores, publishes or sounds anything. A sensor whose
 pins cannot be opened (held by another program, SPI off, no GPIO library) is a fault,
 not a reason to stop: the others still watch, and it is tried again every
 :data:`SENSOR_RETRY_S`.
@@ -15,12 +18,13 @@ from typing import Any
 
 from edge import logs
 from edge.clock import Clock
-from edge.config import SensorConfig
+from edge.config import SensorConfig, SiagaConfig
 from edge.control import TAP_LIMIT, ControlError, sensor_reading
 from edge.daemon.reload import ReloadPlan
-from edge.detect.build import machine_for
+from edge.detect.build import machine_for, zones_for
 from edge.detect.machine import SensorMachine
-from edge.detect.types import State, Transition
+from edge.detect.types import Reason, State, Transition
+from edge.detect.zones import ZoneSet
 from edge.sensors import Sample, Sensor, open_hint, open_sensor
 
 log = logs.get("sensors")
@@ -30,9 +34,19 @@ TAP_EXPIRY_S = 60.0  # a calibrate tap nobody has read for this long is dropped
 
 
 class SensorSet:
-    def __init__(self, factory: Any, clock: Clock, post: Callable[[Sample], None]) -> None:
-        """``clock`` and ``post`` are for the adapters: they stamp samples and post them."""
+    def __init__(
+        self,
+        factory: Any,
+        clock: Clock,
+        post: Callable[[Sample], None],
+        *,
+        muted: Callable[[str, float], bool] = lambda sensor, t: False,
+    ) -> None:
+        """``clock`` and ``post`` are for the adapters: they stamp samples and post them.
+        ``muted(sensor, t)``: whether a transition of ``sensor`` at ``t`` is a walk test's."""
         self.factory = factory
+        self.muted = muted
+        self.zones = ZoneSet()
         self.clock = clock
         self.post = post
         self.configs: dict[str, SensorConfig] = {}
@@ -46,14 +60,44 @@ class SensorSet:
 
     # ------------------------------------------------------------------ membership
 
+    def start(self, config: SiagaConfig, now: float) -> list[Transition]:
+        """Every sensor of ``config`` and its zones, from ``now``."""
+        self.zones = zones_for(config)
+        out = self.zones.start(now)
+        for cfg in config.sensors:
+            out += self.add(cfg, now)
+        return out
+
     def add(self, cfg: SensorConfig, now: float) -> list[Transition]:
         machine = machine_for(cfg)
         self.configs[cfg.id] = cfg
         self.machines[cfg.id] = machine
-        out = machine.start(now)
+        out = self._through(machine.start(now))
         if cfg.enabled:
             out += self._open(cfg, now)
         return out
+
+    def _through(self, transitions: list[Transition]) -> list[Transition]:
+        out: list[Transition] = []
+        for tr in transitions:
+            out += [tr] if self.muted(tr.sensor, tr.t) else self.zones.feed(tr)
+        return out
+
+    def acknowledge(self, ident: str, now: float) -> list[Transition]:
+        """An alarm of sensor or zone ``ident`` was acknowledged: a latch may release."""
+        return self.zones.acknowledge(ident, now)
+
+    def rejoin(self, sensor: str, now: float) -> Transition | None:
+        """A walk test ended: the sensor's present state, for its zone to learn (the
+        caller publishes it as real when it differs from the last real state)."""
+        machine = self.machines.get(sensor)
+        if machine is None:
+            return None
+        tr = Transition(
+            now, sensor, machine.state, machine.state, Reason.TEST, machine.stage, machine.value
+        )
+        self.zones.observe(tr)
+        return tr
 
     def rename(self, cfg: SensorConfig) -> None:
         """Only its words changed: same machine, same state, same alarm."""
@@ -71,12 +115,17 @@ class SensorSet:
         self._taps.pop(sensor_id, None)
 
     def apply(self, plan: ReloadPlan, now: float) -> list[Transition]:
-        """A reload: rebuild what changed, drop what went, rename, add what is new."""
+        """A reload: rebuild what changed, drop what went, rename, add what is new; the
+        zones are built again and learn each kept sensor's present state."""
         for sensor_id in plan.changed + plan.removed:
             self.remove(sensor_id)
         for sensor_id in plan.renamed:
             self.rename(plan.config.sensor(sensor_id))
-        out: list[Transition] = []
+        self.zones = zones_for(plan.config)
+        out = self.zones.start(now)
+        for sensor_id, machine in self.machines.items():
+            present = Transition(now, sensor_id, machine.state, machine.state, Reason.RELOAD)
+            out += self.zones.observe(present)
         for sensor_id in plan.changed + plan.added:
             out += self.add(plan.config.sensor(sensor_id), now)
         return out
@@ -111,7 +160,7 @@ class SensorSet:
                 hint=open_hint(exc),
                 retry_s=SENSOR_RETRY_S,
             )
-            return self.machines[cfg.id].lost(now)
+            return self._through(self.machines[cfg.id].lost(now))
         self.adapters[cfg.id] = adapter
         self.open_errors.pop(cfg.id, None)
         if self._retry_at.pop(cfg.id, None) is not None:
@@ -128,7 +177,7 @@ class SensorSet:
         tap = self._taps.get(sample.sensor)
         if tap is not None and len(tap) < TAP_LIMIT:
             tap.append(sample)
-        return machine.sample(sample.t, sample.value)
+        return self._through(machine.sample(sample.t, sample.value))
 
     def tick(self, now: float) -> list[Transition]:
         """Deadlines that passed (a debounce, a no-data timeout) and pins to try again."""
@@ -136,7 +185,10 @@ class SensorSet:
         for machine in self.machines.values():
             due = machine.deadline()
             if due is not None and due <= now:
-                out += machine.tick(now)
+                out += self._through(machine.tick(now))
+        zone_due = self.zones.deadline()
+        if zone_due is not None and zone_due <= now:
+            out += self.zones.tick(now)
         for sensor_id, due in list(self._retry_at.items()):
             if due <= now and sensor_id in self.configs:
                 out += self._open(self.configs[sensor_id], now)
@@ -145,6 +197,8 @@ class SensorSet:
     def wake_at(self) -> float | None:
         times = [d for m in self.machines.values() if (d := m.deadline()) is not None]
         times += self._retry_at.values()
+        if (zone_due := self.zones.deadline()) is not None:
+            times.append(zone_due)
         return min(times, default=None)
 
     # ------------------------------------------------------------------ views

@@ -10,6 +10,9 @@ from edge.config import (
     EolInput,
     PulseInput,
     SensorConfig,
+    SiagaConfig,
+    ZoneConfig,
+    ZoneRule,
 )
 from edge.detect.calibration import identity, linear
 from edge.detect.classify import (
@@ -20,15 +23,19 @@ from edge.detect.classify import (
     Seismic,
     Thresholds,
 )
+from edge.detect.coincidence import CoincidenceRule
 from edge.detect.eol import loop_check
 from edge.detect.highpass import HighPass
 from edge.detect.levels import staged, warning_alarm
 from edge.detect.machine import SensorMachine, Timing
 from edge.detect.pulses import PulseWindow
 from edge.detect.rate import RateOfRise
+from edge.detect.rules import AnyRule, Rule
 from edge.detect.stalta import StaLtaTrigger
 from edge.detect.supervision import SupervisionRules
-from edge.detect.types import State
+from edge.detect.twodetector import TwoDetector
+from edge.detect.types import Reason, State
+from edge.detect.zones import Zone, ZoneSet
 
 # A contact that changes state more than this often is a loose wire, not a detector.
 DEFAULT_CHATTER_PER_S = 2.0
@@ -39,7 +46,7 @@ DEFAULT_NO_DATA_PERIODS = 10
 def classifier_for(cfg: SensorConfig) -> Classifier:
     inp = cfg.input
     if isinstance(inp, DigitalInput):
-        return Contact()
+        return Contact(Reason.MANUAL if cfg.manual else Reason.CONTACT)
     if isinstance(inp, EolInput):
         return LoopContact(inp.loop)
     if isinstance(inp, PulseInput):
@@ -94,8 +101,10 @@ def supervision_for(cfg: SensorConfig) -> SupervisionRules:
 
 def timing_for(cfg: SensorConfig) -> Timing:
     bounce = cfg.input.bounce_s if isinstance(cfg.input, DigitalInput) else 0.0
+    # A pressed call point is a person's word, not a transient: it alarms at once
+    # (EN 54-2: no delay), the bounce filter only holds its release.
     return Timing(
-        delay_on_s=max(cfg.delay_on_s, bounce),
+        delay_on_s=0.0 if cfg.manual else max(cfg.delay_on_s, bounce),
         delay_off_s=max(cfg.delay_off_s, bounce),
         warmup_s=cfg.warmup_s,
     )
@@ -119,3 +128,29 @@ def calibration_for(cfg: SensorConfig) -> Callable[[float], float]:
     if cfg.calibration is not None:
         return linear(cfg.calibration.raw, cfg.calibration.value)
     return identity
+
+
+def rule_for(zone: ZoneConfig, detectors: list[str]) -> Rule:
+    if zone.rule is ZoneRule.COINCIDENCE:
+        return CoincidenceRule(
+            {m: zone.weight(m) for m in detectors},
+            zone.threshold,
+            extension_s=zone.window_s,
+            max_length_s=zone.max_length_s,
+        )
+    if zone.rule is ZoneRule.TWO_DETECTOR:
+        return TwoDetector(detectors, zone.confirm_s, by_time=zone.confirm_by_time)
+    return AnyRule()
+
+
+def zone_for(config: SiagaConfig, zone: ZoneConfig) -> Zone:
+    manual = {m for m in zone.members if config.sensor(m).manual}
+    detectors = [m for m in zone.members if m not in manual]
+    call_points = [m for m in zone.members if m in manual]
+    return Zone(zone.id, rule_for(zone, detectors), detectors, call_points)
+
+
+def zones_for(config: SiagaConfig) -> ZoneSet:
+    """The zones and latches of a config: every sensor transition goes through it."""
+    latching = [s.id for s in config.sensors if s.latch] + [z.id for z in config.zones if z.latch]
+    return ZoneSet([zone_for(config, z) for z in config.zones], latching)

@@ -47,11 +47,15 @@ class Contact:
     ready = True
     timed = False
 
-    def __init__(self) -> None:
+    def __init__(self, reason: Reason = Reason.CONTACT) -> None:
+        """``reason``: ``manual`` for a call point, so the event says a person raised it."""
         self._level = NORMAL
+        self._alarm = (
+            self.ALARM if reason is Reason.CONTACT else Level(ALARM_ORDER, State.ALARM, reason)
+        )
 
     def classify(self, t: float, value: float) -> Level:
-        self._level = self.ALARM if value >= 0.5 else NORMAL
+        self._level = self._alarm if value >= 0.5 else NORMAL
         return self._level
 
     def idle(self, t: float) -> Level:

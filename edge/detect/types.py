@@ -31,6 +31,14 @@ class Reason(StrEnum):
     SHORT_CIRCUIT = "short_circuit"
     """A supervised (end-of-line) loop reads shorted: the cable is crushed or bridged."""
     STARTUP = "startup"
+    # Reasons of zones (a group of sensors deciding together, edge/detect/zones.py) and of
+    # manual call points.
+    MANUAL = "manual"
+    COINCIDENCE = "coincidence"
+    CONFIRMING = "confirming"
+    CONFIRMED = "confirmed"
+    STUCK_TRIGGER = "stuck_trigger"
+    QUORUM = "quorum"
     # Reasons of events about the device itself (sensor "_device").
     STORAGE = "storage"
     RELOAD = "reload"
@@ -50,6 +58,8 @@ FAULT_REASONS = frozenset(
         Reason.CHATTER,
         Reason.OPEN_CIRCUIT,
         Reason.SHORT_CIRCUIT,
+        Reason.STUCK_TRIGGER,
+        Reason.QUORUM,
     }
 )
 
@@ -111,3 +121,8 @@ class Transition:
     threshold: float | None = None
     onset: float | None = None
     """When the condition that caused it began (``t - onset`` is the debounce delay)."""
+    zone: str | None = None
+    """The zone this sensor is a member of; on a zone's own transition, the zone itself."""
+    members: tuple[str, ...] = ()
+    """On a zone's transition: the members whose state made it (voters, detectors, the
+    call point, the stuck or failed members)."""
