@@ -16,7 +16,9 @@ ATOM_TYPE = "application/atom+xml"
 
 
 def _q(tag: str) -> str:
-    return f"{{{ATOM_NS}}}{tag}"
+    """Atom's elements are written unqualified under ``xmlns`` set on the root:
+    ElementTree's ``default_namespace`` refuses the unqualified attributes Atom uses."""
+    return tag
 
 
 def _add(parent: ET.Element, tag: str, text: str, **attrs: str) -> ET.Element:
@@ -44,7 +46,7 @@ def atom_feed(
     kept. ``now`` stamps an empty feed; titles and summaries come from the info block in
     ``language`` (the station's), else the first."""
     newest = sorted(alerts, key=lambda a: (a.sent_at, a.identifier), reverse=True)[:limit]
-    feed = ET.Element(_q("feed"))
+    feed = ET.Element(_q("feed"), {"xmlns": ATOM_NS})
     feed_url = f"{base_url.rstrip('/')}/cap/feed.atom"
     _add(feed, "id", feed_url)
     _add(feed, "title", title)
@@ -56,9 +58,7 @@ def atom_feed(
     for alert in newest:
         _entry(feed, alert, base_url, language)
     ET.indent(feed)
-    data: bytes = ET.tostring(
-        feed, encoding="utf-8", xml_declaration=True, default_namespace=ATOM_NS
-    )
+    data: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
     return data
 
 
