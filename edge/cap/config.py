@@ -89,7 +89,7 @@ class FeedSource(Strict):
     interval_s: float = Field(default=300.0, ge=10)
     timeout_s: float = Field(default=10.0, gt=0, le=120)
     max_alerts: int = Field(default=20, ge=1, le=200, description="Linked alerts read per poll")
-    max_bytes: int = Field(default=2_000_000, ge=10_000, description="Larger answers are refused")
+    max_bytes: int = Field(default=2_000_000, ge=1024, description="Larger answers are refused")
 
     @field_validator("url")
     @classmethod
