@@ -316,3 +316,13 @@ def test_event_facts_come_straight_from_the_device_payload() -> None:
     facts = EventFacts.of(event)
     assert (facts.state, facts.stage, facts.ts) == ("warning", "Siaga", T0)
     assert replace(facts, message="") != facts
+
+
+def test_an_event_cap_does_not_grade_while_the_alarm_stays_active_says_nothing() -> None:
+    life = Lifecycle("fire")
+    life.event_("alarm")
+    life.later(30)
+    life.event = replace(life.event, id="ev-x", seq=200, state="disabled", ts=life.at)
+    assert compose(life.profile, life.alarm, life.event, Moment.EVENT, life.at, life.alerts) is None
+    update = life.ack()
+    assert update is not None and update.parameter("phase") == "alarm"

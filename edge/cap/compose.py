@@ -219,6 +219,10 @@ def compose(
             return None
         return _build(profile, alarm, event, at, previous, "Cancel", m.Phase.CLOSED)
     phase = _phase(alarm, event)
+    if phase is None:  # active, but the latest event is not one CAP grades (disabled, ...)
+        if last is None or last.msg_type == "Cancel" or moment is Moment.EVENT:
+            return None
+        phase = m.Phase(last.parameter("phase") or m.Phase.ALARM)
     if last is None or last.msg_type == "Cancel":
         if alarm.active and (last is None or moment is Moment.EVENT):
             return _build(profile, alarm, event, at, previous, "Alert", phase)
@@ -236,14 +240,13 @@ def compose(
     return _build(profile, alarm, event, at, previous, "Update", phase)
 
 
-def _phase(alarm: AlarmFacts, event: EventFacts) -> m.Phase:
+GRADED = {"warning": m.Phase.WARNING, "alarm": m.Phase.ALARM, "fault": m.Phase.FAULT}
+
+
+def _phase(alarm: AlarmFacts, event: EventFacts) -> m.Phase | None:
     if not alarm.active:
         return m.Phase.CLEAR
-    if event.state == "fault":
-        return m.Phase.FAULT
-    if event.state == "warning":
-        return m.Phase.WARNING
-    return m.Phase.ALARM  # alarm, or an active alarm whose latest event is not graded
+    return GRADED.get(event.state)
 
 
 def _build(

@@ -133,6 +133,7 @@ class PushWorker:
         jitter: Callable[[], float] = random.random,
     ) -> None:
         self.store, self.targets = store, list(targets)
+        self._own_client = client is None
         self.client = client or httpx.Client(follow_redirects=False)
         self.clock, self.jitter = clock, jitter
         self._stop = threading.Event()
@@ -171,6 +172,8 @@ class PushWorker:
         for thread in self._threads:
             thread.join(timeout_s)
         self._threads.clear()
+        if self._own_client:
+            self.client.close()
 
     def _run(self, pusher: PartnerPusher) -> None:
         wake = self._wake[pusher.key]
