@@ -325,7 +325,7 @@ STEP = st.one_of(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     hazard=st.sampled_from(["fire", "gas", "flood", "earthquake", "intrusion", "tamper", "device"]),
     mode=st.sampled_from(["actual", "drill", "test"]),
