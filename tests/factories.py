@@ -15,7 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from edge.clock import iso_ms
 from edge.config import SiagaConfig, validate_config
 from edge.detect.types import Reason, State
-from edge.payloads import SEVERITY, Event, EventKind
+from edge.payloads import SEVERITY, Event, EventKind, Hazard
 
 EXAMPLE = Path(__file__).parents[1] / "edge" / "data" / "config.example.toml"
 
@@ -58,6 +58,7 @@ def make_event(seq: int, *, state: State = State.ALARM, sensor: str = "smoke-1")
         device="pi-a",
         sensor=sensor,
         kind=EventKind.SMOKE,
+        hazard=Hazard.FIRE,
         state=state,
         previous=State.NORMAL,
         severity=SEVERITY[state],
