@@ -215,9 +215,10 @@ class Tx:
             "(SELECT alarm_id FROM alarms WHERE closed = 0)",
             (before,),
         )
+        removed = int(cur.rowcount)
         self._x("DELETE FROM statuses WHERE received_at < ?", (before,))
         self._x("DELETE FROM receipts WHERE received_at < ?", (before,))
-        return int(cur.rowcount)
+        return removed
 
 
 class Archive:
