@@ -28,6 +28,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from edge.clock import iso_ms
 from edge.station.config import StationConfig
@@ -122,7 +123,8 @@ class Device:
         self.client.on_subscribe = lambda *_a: self.subscribed.set()
         self.client.connect("127.0.0.1", port, keepalive=5)
         self.client.loop_start()
-        self.client.subscribe([(f"{self.base}/ack", 1), (f"{self.base}/resend", 1)])
+        opts = SubscribeOptions(qos=1, retainAsPublished=True)  # as the daemon does
+        self.client.subscribe([(f"{self.base}/ack", opts), (f"{self.base}/resend", opts)])
         until(self.subscribed.is_set, what="device subscribed")
 
     def publish(
