@@ -222,6 +222,7 @@ class StationService:
                     log.error("database_down", error=str(exc))
                 self.health.database(False, self.now())
                 self._announce_health()
+                self._notifier.watchdog()  # alive, waiting: systemd must not restart it
                 if self._stop.wait(wait):
                     return  # unacknowledged: the broker delivers it again next time
                 wait = min(wait * 2, RETRY_MAX_S)
