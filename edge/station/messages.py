@@ -106,6 +106,8 @@ class Dropped:
     site: str | None = None
     device: str | None = None
     topic: str = ""
+    expected: bool = False
+    """Traffic that is normal under the prefix (acks, resends): not worth a warning."""
 
 
 Fact = EventMsg | StatusMsg | HeartbeatMsg | ReceiptMsg | Heard | Dropped
@@ -119,7 +121,9 @@ def parse(prefix: str, topic: str, payload: bytes, *, retained: bool, user: dict
         return Dropped("not a device topic", topic=topic)
     site, device, rest = parsed
     if rest in ("ack", "resend"):
-        return Dropped("a command to the device (never taken as anything)", site, device, topic)
+        return Dropped(
+            "a command to the device, never taken as anything", site, device, topic, True
+        )
     if retained and not rest.startswith(DEVICE_RETAINED):
         return Dropped(f"retained on {rest}: the device never retains it", site, device, topic)
     limit = MAX_RECEIPT_BYTES if rest == "acked" else MAX_EVENT_BYTES

@@ -114,7 +114,9 @@ class Recorder:
         fact, at = item.fact, iso_ms(item.at)
         if isinstance(fact, Dropped):
             changes.dropped += 1
-            log.warning("inbound_dropped", reason=fact.reason, topic=fact.topic)
+            (log.debug if fact.expected else log.warning)(
+                "inbound_dropped", reason=fact.reason, topic=fact.topic
+            )
             return
         key = (fact.site, fact.device)
         if not item.retained:
