@@ -373,9 +373,17 @@ def _alarm_key(a: Any) -> tuple[Any, ...]:
     return (a.site, a.device, a.sensor, a.events, a.active, a.state, a.last_seq)
 
 
-def assert_oracle(url: str, expected: dict[tuple[str, str], int]) -> None:
+def assert_oracle(
+    url: str, expected: dict[tuple[str, str], int], *, arrival_ordered: bool = True
+) -> None:
     """Every event in the archive exactly once (seq 1..n per device), the alarms equal to a
-    replay of the archive, nothing confirmed without the device's accepted receipt."""
+    replay of the archive, nothing confirmed without the device's accepted receipt.
+
+    ``arrival_ordered``: the events reached the alarm rules in seq order per device (one
+    station), so the replay must give the very same alarms, ids and counts. Several
+    stations sharing a stream apply a device's events in no fixed order (a killed one's
+    share comes back late): then each sensor's alarm state (active, state, last seq) must
+    equal the replay's, while which event opened it and how many joined may differ."""
     from edge.station.archive import Archive
 
     archive = Archive(url).open()
@@ -391,7 +399,16 @@ def assert_oracle(url: str, expected: dict[tuple[str, str], int]) -> None:
             for a in archive.alarms(limit=1_000_000)
             if a.sensor != "_site"
         }
-        assert stored == replayed_alarms(events)
+        replayed = replayed_alarms(events)
+        if not arrival_ordered:
+            stored = {(k[0], k[1], k[2]): (k[4], k[5], k[6]) for k in stored.values()}  # type: ignore[misc]
+            replayed = {(k[0], k[1], k[2]): (k[4], k[5], k[6]) for k in replayed.values()}  # type: ignore[misc]
+        differ = {
+            k: (stored.get(k), replayed.get(k))
+            for k in stored.keys() | replayed.keys()
+            if stored.get(k) != replayed.get(k)
+        }
+        assert not differ, f"stored vs replayed: {differ}"
         took = {r[3] for r in archive.table("receipts") if r[5] == 1}
         for alarm in archive.alarms(limit=1_000_000):
             if alarm.ack.value == "confirmed" and alarm.sensor != "_site":

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -277,3 +278,45 @@ def test_a_site_whose_store_restarted_its_numbering_is_archived_whole(
     archive.close()
     epochs = sorted({(r[4], r[3]) for r in rows})
     assert epochs == [(0, s) for s in range(1, 21)] + [(1, s) for s in range(1, 11)]
+
+
+def test_two_stations_on_one_postgresql_share_the_stream_and_agree_after_one_is_killed(
+    broker: Mosquitto, postgres: Postgres, tmp_path: Path
+) -> None:
+    url = postgres.new_database()
+    files = []
+    for name in ("a", "b"):
+        data = config_data(
+            [broker.url], url, mqtt={"client_id": f"station-{name}", "share_group": "polresta"}
+        )
+        files.append(write_config(tmp_path / f"station-{name}.toml", data))
+    add_user(StationConfig(**config_data([broker.url], url)))
+    a = StationProcess(files[0], tmp_path / "a.log")
+    b = StationProcess(files[1], tmp_path / "b-0.log")
+    urls = [a.wait_ready(), b.wait_ready()]
+    operator = Operator(urls[:1])  # acks through station a; receipts reach either
+    stream = Stream(broker.port, 800, pause_s=0.005)
+    until(lambda: archived(url) > 300, timeout=30, what="part archived")
+    b.kill()
+    until(lambda: archived(url) > 600, timeout=30, what="a carrying on")
+    b = StationProcess(files[1], tmp_path / "b-1.log")
+    urls[1] = b.wait_ready()
+    stream.join()
+    until(lambda: archived(url) >= 2 * stream.n, timeout=60, what="every event archived")
+    time.sleep(1.5)  # the last receipts and notifications
+    operator.stop()
+
+    def board(station_url: str) -> list[tuple[Any, ...]]:
+        with httpx.Client(base_url=station_url, auth=("sari", PASSWORD), timeout=5) as c:
+            alarms = c.get("/api/alarms", params={"open": "true"}).json()["alarms"]
+        return sorted(
+            (x["alarm_id"], x["ack"], x["active"], x["events"])
+            for x in alarms
+            if x["sensor"] != "_site"
+        )
+
+    until(lambda: board(urls[0]) == board(urls[1]), timeout=10, what="both boards agreeing")
+    assert len(board(urls[0])) == len(SITES) * 3  # one open episode per sensor
+    assert a.terminate() == 0 and b.terminate() == 0
+    stream.close()
+    assert_oracle(url, stream.expected, arrival_ordered=False)

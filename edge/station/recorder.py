@@ -62,8 +62,8 @@ class Publish:
 class Changes:
     alarms: dict[str, Alarm] = field(default_factory=dict)
     devices: set[tuple[str, str]] = field(default_factory=set)
-    events: list[tuple[str, str, int, str]] = field(default_factory=list)
-    """(site, device, seq, id) of every event archived for the first time."""
+    events: list[tuple[str, str, int, int, str, str, bool]] = field(default_factory=list)
+    """(site, device, seq, epoch, sensor, state, real) of every event archived anew."""
     publish: list[Publish] = field(default_factory=list)
     dropped: int = 0
     duplicates: int = 0
@@ -81,18 +81,51 @@ class NotFoundError(LookupError):
     pass
 
 
+NOTIFY_CHUNK = 60
+"""Events per NOTIFY payload: PostgreSQL takes at most 8000 bytes each."""
+
+
 class Recorder:
-    def __init__(self, archive: Archive, sites: SiteBook, prefix: str) -> None:
+    def __init__(self, archive: Archive, sites: SiteBook, prefix: str, origin: str = "") -> None:
         self.archive = archive
         self.sites = sites
         self.prefix = prefix
+        self.origin = origin
+        """This station's id in what it tells the others sharing the database."""
+
+    def _announce(self, tx: Tx, changes: Changes) -> None:
+        """Tell the other stations on this database what this transaction changed."""
+        alarm_ids = list(changes.alarms)
+        devices = [list(k) for k in changes.devices]
+        events = changes.events
+        if not (alarm_ids or devices or events):
+            return
+        first = True
+        while first or events:
+            chunk, events = events[:NOTIFY_CHUNK], events[NOTIFY_CHUNK:]
+            body: dict[str, Any] = {"from": self.origin, "events": chunk}
+            if first:
+                body.update(alarms=alarm_ids[:NOTIFY_CHUNK], devices=devices[:NOTIFY_CHUNK])
+                body["resync"] = len(alarm_ids) > NOTIFY_CHUNK or len(devices) > NOTIFY_CHUNK
+            tx.notify(json.dumps(body, separators=(",", ":")))
+            first = False
 
     # ------------------------------------------------------------------ messages
 
     def record(self, batch: Iterable[Inbound]) -> Changes:
         """Write the batch in one transaction; raises ArchiveDownError (nothing is kept)."""
         changes = Changes()
+        batch = list(batch)
         with self.archive.write() as tx:
+            # Every device this batch touches, locked up front in one order: two stations
+            # sharing the database can then never deadlock over two devices' alarms.
+            keys = {
+                (item.fact.site, item.fact.device)
+                for item in batch
+                if isinstance(item.fact, EventMsg | ReceiptMsg)
+            }
+            for site, device in sorted(keys):
+                tx.lock(device_key(site, device))
             for n, item in enumerate(batch):
                 tx.cur.execute(f"SAVEPOINT m{n}")
                 try:
@@ -108,6 +141,7 @@ class Recorder:
                 tx.cur.execute(f"RELEASE SAVEPOINT m{n}")
             for key in changes.devices:
                 self._put_device(tx, self.sites.device(*key))
+            self._announce(tx, changes)
         return changes
 
     def _one(self, tx: Tx, item: Inbound, changes: Changes) -> None:
@@ -170,7 +204,6 @@ class Recorder:
         )
         if not ev.drill and not ev.test and ev.sensor != DEVICE_SENSOR:
             self.sites.on_sensor(ev.site, ev.device, ev.sensor, ev.state, ev.seq)
-        tx.lock(f"{ev.site}/{ev.device}/{ev.sensor}/{ev.category}")
         latest = tx.latest_alarm(ev.site, ev.device, ev.sensor, ev.category)
         if not new:
             changes.duplicates += 1
@@ -179,7 +212,9 @@ class Recorder:
                 if after != latest:
                     self._put(tx, after, changes)
             return
-        changes.events.append((ev.site, ev.device, ev.seq, ev.id))
+        real = not ev.drill and not ev.test and ev.sensor != DEVICE_SENSOR
+        epoch = dev.ledger.epoch
+        changes.events.append((ev.site, ev.device, ev.seq, epoch, ev.sensor, ev.state, real))
         if skewed is not None:
             log.warning("device_clock_off", site=ev.site, device=ev.device, skew=skewed, ts=ev.ts)
         result = alarms.on_event(latest, ev, epoch=dev.ledger.epoch, at=at, skewed=skewed)
@@ -236,9 +271,7 @@ class Recorder:
         at = iso_ms(now)
         changes = Changes()
         with self.archive.write() as tx:
-            alarm = tx.alarm(alarm_id)
-            if alarm is None:
-                raise NotFoundError(alarm_id)
+            alarm = _locked(tx, alarm_id)
             after, send = alarms.acknowledge(alarm, by=by, at=at)
             dev = self.sites.device(alarm.site, alarm.device)
             topic = Topics(self.prefix, alarm.site, alarm.device).ack
@@ -252,18 +285,18 @@ class Recorder:
                 self._put(tx, after, changes)
             else:
                 changes.alarms[alarm_id] = alarm
+            self._announce(tx, changes)
         return changes
 
     def close(self, alarm_id: str, *, by: str, note: str, now: float) -> Changes:
         at = iso_ms(now)
         changes = Changes()
         with self.archive.write() as tx:
-            alarm = tx.alarm(alarm_id)
-            if alarm is None:
-                raise NotFoundError(alarm_id)
+            alarm = _locked(tx, alarm_id)
             after = alarms.close(alarm, by=by, at=at, note=note)
             tx.audit(at, by, "close", alarm_id, json.dumps({"note": note}, ensure_ascii=False))
             self._put(tx, after, changes)
+            self._announce(tx, changes)
         return changes
 
     # ------------------------------------------------------------------ time
@@ -276,8 +309,8 @@ class Recorder:
             return changes
         at = iso_ms(now)
         with self.archive.write() as tx:
-            for t in transitions:
-                tx.lock(f"{t.site}/{t.device}/{alarms.SITE_SENSOR}/real")
+            for t in sorted(transitions, key=lambda t: (t.site, t.device)):
+                tx.lock(device_key(t.site, t.device))
                 latest = tx.latest_alarm(t.site, t.device, alarms.SITE_SENSOR, "real")
                 is_open = latest is not None and not latest.closed
                 if t.why is not None:
@@ -291,6 +324,7 @@ class Recorder:
                     log.info("site_heard_again", site=t.site, device=t.device)
                     self._put(tx, alarms.site_spoke(latest, at=at), changes)
                 changes.devices.add((t.site, t.device))
+            self._announce(tx, changes)
         return changes
 
     def gaps(self, now: float) -> Changes:
@@ -315,6 +349,22 @@ class Recorder:
                     log.warning("events_lost", site=dev.site, device=dev.device, spans=spans[:5])
                     changes.devices.add(dev.key)
         return changes
+
+
+def device_key(site: str, device: str) -> str:
+    """The lock every change of one device's alarms is made under."""
+    return f"{site}/{device}"
+
+
+def _locked(tx: Tx, alarm_id: str) -> Alarm:
+    """The alarm, read again under its device's lock (another station may have changed it)."""
+    alarm = tx.alarm(alarm_id)
+    if alarm is None:
+        raise NotFoundError(alarm_id)
+    tx.lock(device_key(alarm.site, alarm.device))
+    again = tx.alarm(alarm_id)
+    assert again is not None
+    return again
 
 
 def _store_started_over(ev: EventFacts, payload: dict[str, Any]) -> bool:

@@ -17,6 +17,7 @@ import asyncio
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from edge import logs
 from edge.sdnotify import Notifier
 from edge.station.accounts import Account, Accounts
 from edge.station.archive import Archive, ArchiveDownError
+from edge.station.archive.listen import ChangeListener
 from edge.station.board import BoardView
 from edge.station.changes import ChangeHub
 from edge.station.config import StationConfig
@@ -53,12 +55,19 @@ class _LinkState:
 
 
 @dataclass(frozen=True, slots=True)
+class _Remote:
+    """What another station sharing the database committed (its NOTIFY)."""
+
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class _Command:
     fn: Callable[[], Any]
     future: Future[Any]
 
 
-_Item = Delivery | _LinkState | _Command | None
+_Item = Delivery | _LinkState | _Command | _Remote | None
 
 
 class StationService:
@@ -73,7 +82,13 @@ class StationService:
         self.archive = Archive(config.database.url)
         self.reader = self.archive.reader()
         self.accounts = Accounts(self.reader)
-        self.recorder = Recorder(self.archive, self.sites, config.mqtt.topic_prefix)
+        self.origin = uuid.uuid4().hex[:12]
+        self.recorder = Recorder(self.archive, self.sites, config.mqtt.topic_prefix, self.origin)
+        self.listener = (
+            ChangeListener(config.database.url, lambda d: self.inbox.put(_Remote(d)))
+            if self.archive.backend == "postgresql"
+            else None
+        )
         self.inbox: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self.links = {
             url: BrokerLink(
@@ -138,6 +153,8 @@ class StationService:
         if not self._open_archive():
             return 0
         self.board.load(self.archive)
+        if self.listener is not None:
+            self.listener.start()
         http = self.config.http
         self.http = HttpServer(create_app(self.ports()), http.host, http.port)
         self.url = self.http.start()
@@ -152,6 +169,8 @@ class StationService:
             for link in self.links.values():
                 link.stop()
             self.http.stop()
+            if self.listener is not None:
+                self.listener.stop()
             self.archive.close()
             self.reader.close()
             log.info("station_stopped")
@@ -174,6 +193,7 @@ class StationService:
     def _turn(self, *, block: bool) -> None:
         deliveries: list[Delivery] = []
         commands: list[_Command] = []
+        remote: list[dict[str, Any]] = []
         try:
             item = self.inbox.get(timeout=TICK_S) if block else self.inbox.get_nowait()
             while True:
@@ -184,6 +204,8 @@ class StationService:
                     self._announce_health()
                 elif isinstance(item, _Command):
                     commands.append(item)
+                elif isinstance(item, _Remote):
+                    remote.append(item.data)
                 if len(deliveries) >= BATCH:
                     break
                 item = self.inbox.get_nowait()
@@ -191,6 +213,8 @@ class StationService:
             pass
         if deliveries:
             self._commit(deliveries)
+        if remote:
+            self._remote(remote)
         for command in commands:
             try:
                 command.future.set_result(command.fn())
@@ -243,6 +267,36 @@ class StationService:
             self.hub.publish({"kind": "alarm", "alarm": self.board.alarm_view(alarm, now)})
         if changes.devices:
             self._sites_dirty = True
+
+    def _remote(self, notes: list[dict[str, Any]]) -> None:
+        """Apply what other stations committed: their alarms as stored, their seqs."""
+        ids: set[str] = set()
+        resync = False
+        for data in notes:
+            if data.get("from") == self.origin:
+                continue
+            resync = resync or bool(data.get("resync"))
+            ids.update(str(i) for i in data.get("alarms", ()))
+            for site, device, seq, epoch, sensor, state, real in data.get("events", ()):
+                dev = self.sites.device(site, device)
+                if epoch == dev.ledger.epoch:
+                    dev.ledger.note_seq(int(seq))
+                if real:
+                    self.sites.on_sensor(site, device, sensor, state, int(seq))
+            if data.get("devices"):
+                self._sites_dirty = True
+        try:
+            found = (
+                self.archive.alarms(open_only=True, limit=1_000_000)
+                if resync
+                else self.archive.alarms_by_id(sorted(ids))
+            )
+        except ArchiveDownError as exc:
+            log.error("database_down", error=str(exc))
+            return
+        changes = Changes()
+        changes.alarms = {a.alarm_id: a for a in found}
+        self._changed(changes)
 
     def _tick(self, now: float) -> None:
         if self.health.database_ok:

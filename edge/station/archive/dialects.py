@@ -32,6 +32,8 @@ class Dialect(Protocol):
 
     def migration_lock(self, cur: Any, take: bool) -> None: ...
 
+    def notify(self, cur: Any, channel: str, payload: str) -> None: ...
+
 
 class SqliteDialect:
     name = "sqlite"
@@ -62,6 +64,9 @@ class SqliteDialect:
 
     def migration_lock(self, cur: Any, take: bool) -> None:
         """Migrations run inside BEGIN IMMEDIATE: nothing more to take."""
+
+    def notify(self, cur: Any, channel: str, payload: str) -> None:
+        """One station per SQLite file: nobody else to tell."""
 
 
 class PostgresDialect:
@@ -94,6 +99,10 @@ class PostgresDialect:
     def migration_lock(self, cur: Any, take: bool) -> None:
         fn = "pg_advisory_lock" if take else "pg_advisory_unlock"
         cur.execute(f"SELECT {fn}(%s)", (self.MIGRATION_LOCK,))
+
+    def notify(self, cur: Any, channel: str, payload: str) -> None:
+        """Delivered to every listener when (and only if) the transaction commits."""
+        cur.execute("SELECT pg_notify(%s, %s)", (channel, payload))
 
 
 def dialect_for(url: str) -> Dialect:

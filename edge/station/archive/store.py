@@ -36,6 +36,10 @@ DEVICE_COLUMNS = (
 ALARM_COLUMNS = "alarm_id, site, device, sensor, category, closed, first_at, last_at, data"
 
 
+CHANNEL = "siaga_station"
+"""PostgreSQL LISTEN/NOTIFY channel: what one station committed, for the others."""
+
+
 class ArchiveDownError(Exception):
     """The database cannot be reached or written: retry later, acknowledge nothing."""
 
@@ -92,6 +96,9 @@ class Tx:
 
     def lock(self, key: str) -> None:
         self.d.lock(self.cur, key)
+
+    def notify(self, payload: str) -> None:
+        self.d.notify(self.cur, CHANNEL, payload)
 
     def latest_alarm(self, site: str, device: str, sensor: str, cat: str) -> Alarm | None:
         rows = self._x(
