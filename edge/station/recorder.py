@@ -81,8 +81,44 @@ class NotFoundError(LookupError):
     pass
 
 
-NOTIFY_CHUNK = 60
-"""Events per NOTIFY payload: PostgreSQL takes at most 8000 bytes each."""
+NOTIFY_CHUNK = 120
+"""Events per NOTIFY payload (~50 bytes each): PostgreSQL takes at most 8000 bytes."""
+
+
+class OpenAlarms:
+    """The open alarms of each device a transaction touches, read once under its lock,
+    kept current as the transaction changes them (one query per device per batch, not
+    one per event)."""
+
+    def __init__(self, tx: Tx) -> None:
+        self.tx = tx
+        self._by_device: dict[tuple[str, str], dict[tuple[str, str], Alarm]] = {}
+
+    def of(self, site: str, device: str) -> dict[tuple[str, str], Alarm]:
+        found = self._by_device.get((site, device))
+        if found is None:
+            rows = self.tx.open_alarms_of(site, device)
+            found = self._by_device[(site, device)] = {(a.sensor, a.category): a for a in rows}
+        return found
+
+    def latest(self, ev: EventFacts, *, may_open: bool) -> Alarm | None:
+        """The episode's open alarm; else, for an event that may open one, its last closed
+        one (rule 4 needs it); else None (nothing to join, nothing to open)."""
+        alarm = self.of(ev.site, ev.device).get((ev.sensor, ev.category))
+        if alarm is not None or not may_open:
+            return alarm
+        return self.tx.latest_alarm(ev.site, ev.device, ev.sensor, ev.category)
+
+    def put(self, alarm: Alarm) -> None:
+        found = self.of(alarm.site, alarm.device)
+        if alarm.closed:
+            found.pop((alarm.sensor, alarm.category), None)
+        else:
+            found[(alarm.sensor, alarm.category)] = alarm
+
+    def forget(self) -> None:
+        """A savepoint rolled back: read again what it may have changed."""
+        self._by_device.clear()
 
 
 class Recorder:
@@ -95,6 +131,8 @@ class Recorder:
 
     def _announce(self, tx: Tx, changes: Changes) -> None:
         """Tell the other stations on this database what this transaction changed."""
+        if self.archive.backend != "postgresql":
+            return  # one station per SQLite file: nobody to tell
         alarm_ids = list(changes.alarms)
         devices = [list(k) for k in changes.devices]
         events = changes.events
@@ -113,9 +151,22 @@ class Recorder:
     # ------------------------------------------------------------------ messages
 
     def record(self, batch: Iterable[Inbound]) -> Changes:
-        """Write the batch in one transaction; raises ArchiveDownError (nothing is kept)."""
+        """Write the batch in one transaction; raises ArchiveDownError (nothing is kept).
+
+        The fast path writes the batch as it is; should any message fail for a reason other
+        than the database, the batch is written again with each message in a savepoint, and
+        the failing one dropped."""
+        items = list(batch)
+        try:
+            return self._record(items, guarded=False)
+        except ArchiveDownError:
+            raise
+        except Exception as exc:
+            log.warning("batch_written_one_by_one", error=repr(exc))
+            return self._record(items, guarded=True)
+
+    def _record(self, batch: list[Inbound], *, guarded: bool) -> Changes:
         changes = Changes()
-        batch = list(batch)
         with self.archive.write() as tx:
             # Every device this batch touches, locked up front in one order: two stations
             # sharing the database can then never deadlock over two devices' alarms.
@@ -126,25 +177,49 @@ class Recorder:
             }
             for site, device in sorted(keys):
                 tx.lock(device_key(site, device))
-            for n, item in enumerate(batch):
-                tx.cur.execute(f"SAVEPOINT m{n}")
-                try:
-                    self._one(tx, item, changes)
-                except self.archive.dialect.down_errors:
-                    raise
-                except ArchiveDownError:
-                    raise
-                except Exception as exc:  # a message we cannot write: dropped, never a crash
-                    tx.cur.execute(f"ROLLBACK TO SAVEPOINT m{n}")
-                    changes.dropped += 1
-                    log.error("message_not_recorded", error=repr(exc))
-                tx.cur.execute(f"RELEASE SAVEPOINT m{n}")
+            opened = OpenAlarms(tx)
+            if not guarded:
+                # All the batch's events in one statement, then the rules in arrival order.
+                rows = {
+                    n: self._row(item.fact, item)
+                    for n, item in enumerate(batch)
+                    if isinstance(item.fact, EventMsg)
+                }
+                fresh = tx.insert_events(list(rows.values()))
+                for n, item in enumerate(batch):
+                    row = rows.get(n)
+                    new = row is not None and row["id"] in fresh
+                    if new and row is not None:
+                        fresh.discard(row["id"])  # a second copy in this batch is a duplicate
+                    self._one(tx, item, changes, opened, (row, new) if row is not None else None)
+            else:
+                for n, item in enumerate(batch):
+                    tx.cur.execute(f"SAVEPOINT m{n}")
+                    try:
+                        self._one(tx, item, changes, opened)
+                    except self.archive.dialect.down_errors:
+                        raise
+                    except Exception as exc:  # a message we cannot write: dropped
+                        tx.cur.execute(f"ROLLBACK TO SAVEPOINT m{n}")
+                        opened.forget()
+                        changes.dropped += 1
+                        log.error("message_not_recorded", error=repr(exc))
+                    tx.cur.execute(f"RELEASE SAVEPOINT m{n}")
             for key in changes.devices:
                 self._put_device(tx, self.sites.device(*key))
             self._announce(tx, changes)
         return changes
 
-    def _one(self, tx: Tx, item: Inbound, changes: Changes) -> None:
+    def _one(
+        self,
+        tx: Tx,
+        item: Inbound,
+        changes: Changes,
+        opened: OpenAlarms,
+        written: tuple[dict[str, Any], bool] | None = None,
+    ) -> None:
+        """One message; ``written``: its event row and whether it was new, when the batch's
+        events were inserted together beforehand."""
         fact, at = item.fact, iso_ms(item.at)
         if isinstance(fact, Dropped):
             changes.dropped += 1
@@ -159,7 +234,7 @@ class Recorder:
         elif item.broker is not None:
             self.sites.device(*key).broker = self.sites.device(*key).broker or item.broker
         if isinstance(fact, EventMsg):
-            self._event(tx, fact, item, at, changes)
+            self._event(tx, fact, item, at, changes, opened, written)
         elif isinstance(fact, StatusMsg):
             dev = self.sites.device(*key)
             if not fact.retained or dev.status != fact.state:
@@ -171,11 +246,12 @@ class Recorder:
                 log.warning("device_numbering_started_over", site=fact.site, device=fact.device)
             changes.devices.add(key)
         elif isinstance(fact, ReceiptMsg):
-            self._receipt(tx, fact, at, changes)
+            self._receipt(tx, fact, at, changes, opened)
         elif isinstance(fact, Heard):
             pass
 
-    def _event(self, tx: Tx, msg: EventMsg, item: Inbound, at: str, changes: Changes) -> None:
+    def _row(self, msg: EventMsg, item: Inbound) -> dict[str, Any]:
+        """The event's archive row; its seq goes to the device's gap accounting."""
         ev = msg.facts
         dev = self.sites.device(msg.site, msg.device)
         if not msg.from_state:
@@ -184,33 +260,49 @@ class Recorder:
                 log.warning("device_numbering_started_over", site=ev.site, device=ev.device)
             dev.ledger.note_seq(ev.seq)
         first = msg.sent is None and not msg.from_state
-        skewed = alarms.skew(ev.ts, item.at) if first else None
-        new = tx.insert_event(
-            {
-                "id": ev.id,
-                "site": ev.site,
-                "device": ev.device,
-                "seq": ev.seq,
-                "epoch": dev.ledger.epoch,
-                "sensor": ev.sensor,
-                "state": ev.state,
-                "drill": ev.drill,
-                "test": ev.test,
-                "ts": ev.ts,
-                "received_at": at,
-                "skew": skewed,
-                "payload": msg.raw.decode(),
-            }
-        )
+        return {
+            "id": ev.id,
+            "site": ev.site,
+            "device": ev.device,
+            "seq": ev.seq,
+            "epoch": dev.ledger.epoch,
+            "sensor": ev.sensor,
+            "state": ev.state,
+            "drill": ev.drill,
+            "test": ev.test,
+            "ts": ev.ts,
+            "received_at": iso_ms(item.at),
+            "skew": alarms.skew(ev.ts, item.at) if first else None,
+            "payload": msg.raw.decode(),
+        }
+
+    def _event(
+        self,
+        tx: Tx,
+        msg: EventMsg,
+        item: Inbound,
+        at: str,
+        changes: Changes,
+        opened: OpenAlarms,
+        written: tuple[dict[str, Any], bool] | None,
+    ) -> None:
+        ev = msg.facts
+        dev = self.sites.device(msg.site, msg.device)
+        if written is None:
+            row = self._row(msg, item)
+            new = tx.insert_event(row)
+        else:
+            row, new = written
+        skewed = row["skew"]
         if not ev.drill and not ev.test and ev.sensor != DEVICE_SENSOR:
             self.sites.on_sensor(ev.site, ev.device, ev.sensor, ev.state, ev.seq)
-        latest = tx.latest_alarm(ev.site, ev.device, ev.sensor, ev.category)
+        latest = opened.latest(ev, may_open=ev.state in alarms.OPEN_STATES)
         if not new:
             changes.duplicates += 1
             if latest is not None and not latest.closed:
                 after = alarms.repeated(latest, ev, at=at)
                 if after != latest:
-                    self._put(tx, after, changes)
+                    self._put(tx, after, changes, opened)
             return
         real = not ev.drill and not ev.test and ev.sensor != DEVICE_SENSOR
         epoch = dev.ledger.epoch
@@ -219,14 +311,16 @@ class Recorder:
             log.warning("device_clock_off", site=ev.site, device=ev.device, skew=skewed, ts=ev.ts)
         result = alarms.on_event(latest, ev, epoch=dev.ledger.epoch, at=at, skewed=skewed)
         if result is not None and result != latest:
-            self._put(tx, result, changes)
+            self._put(tx, result, changes, opened)
         if ev.drill and ev.sensor == DEVICE_SENSOR and msg.payload.get("reason") == "drill":
-            for alarm in tx.open_alarms_of(ev.site, ev.device):
+            for alarm in list(opened.of(ev.site, ev.device).values()):
                 ended = alarms.drill_ended(alarm, at=at)
                 if ended != alarm:
-                    self._put(tx, ended, changes)
+                    self._put(tx, ended, changes, opened)
 
-    def _receipt(self, tx: Tx, msg: ReceiptMsg, at: str, changes: Changes) -> None:
+    def _receipt(
+        self, tx: Tx, msg: ReceiptMsg, at: str, changes: Changes, opened: OpenAlarms
+    ) -> None:
         r = msg.receipt
         tx.add_receipt(
             msg.site,
@@ -238,15 +332,19 @@ class Recorder:
             at,
             json.dumps(msg.payload),
         )
-        for alarm in tx.open_alarms_of(msg.site, msg.device):
+        for alarm in list(opened.of(msg.site, msg.device).values()):
             if r.event_id in alarm.waiting or any(p[0] == r.event_id for p in alarm.pending):
                 after = alarms.on_receipt(alarm, r, at=at)
                 if after != alarm:
-                    self._put(tx, after, changes)
+                    self._put(tx, after, changes, opened)
 
-    def _put(self, tx: Tx, alarm: Alarm, changes: Changes) -> None:
+    def _put(
+        self, tx: Tx, alarm: Alarm, changes: Changes, opened: OpenAlarms | None = None
+    ) -> None:
         tx.put_alarm(alarm)
         changes.alarms[alarm.alarm_id] = alarm
+        if opened is not None:
+            opened.put(alarm)
 
     def _put_device(self, tx: Tx, dev: DeviceSeen) -> None:
         tx.put_device(

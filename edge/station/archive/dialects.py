@@ -34,6 +34,10 @@ class Dialect(Protocol):
 
     def notify(self, cur: Any, channel: str, payload: str) -> None: ...
 
+    def returning_many(self, cur: Any, sql: str, rows: list[tuple[Any, ...]]) -> list[Any]:
+        """Run a one-row ``INSERT … RETURNING x`` for each row; every x returned."""
+        ...
+
 
 class SqliteDialect:
     name = "sqlite"
@@ -67,6 +71,13 @@ class SqliteDialect:
 
     def notify(self, cur: Any, channel: str, payload: str) -> None:
         """One station per SQLite file: nobody else to tell."""
+
+    def returning_many(self, cur: Any, sql: str, rows: list[tuple[Any, ...]]) -> list[Any]:
+        """In-process: a statement per row costs microseconds."""
+        out = []
+        for row in rows:
+            out += [r[0] for r in cur.execute(sql, row).fetchall()]
+        return out
 
 
 class PostgresDialect:
@@ -103,6 +114,15 @@ class PostgresDialect:
     def notify(self, cur: Any, channel: str, payload: str) -> None:
         """Delivered to every listener when (and only if) the transaction commits."""
         cur.execute("SELECT pg_notify(%s, %s)", (channel, payload))
+
+    def returning_many(self, cur: Any, sql: str, rows: list[tuple[Any, ...]]) -> list[Any]:
+        """psycopg's executemany pipelines the rows: one round trip, one parse of ``sql``."""
+        cur.executemany(sql, rows, returning=True)
+        out = []
+        while True:
+            out += [r[0] for r in cur.fetchall()]
+            if not cur.nextset():
+                return out
 
 
 def dialect_for(url: str) -> Dialect:

@@ -33,6 +33,9 @@ DEVICE_COLUMNS = (
     "broker",
     "epoch",
 )
+EVENT_COLUMNS = (
+    "id, site, device, seq, epoch, sensor, state, drill, test, ts, received_at, skew, payload"
+)
 ALARM_COLUMNS = "alarm_id, site, device, sensor, category, closed, first_at, last_at, data"
 
 
@@ -73,26 +76,21 @@ class Tx:
     def insert_event(self, row: dict[str, Any]) -> bool:
         """True when new; an id already archived is left as it is (de-duplication)."""
         cur = self._x(
-            "INSERT INTO events (id, site, device, seq, epoch, sensor, state, drill, test, ts, "
-            "received_at, skew, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (id) DO NOTHING",
-            (
-                row["id"],
-                row["site"],
-                row["device"],
-                row["seq"],
-                row["epoch"],
-                row["sensor"],
-                row["state"],
-                int(row["drill"]),
-                int(row["test"]),
-                row["ts"],
-                row["received_at"],
-                row["skew"],
-                row["payload"],
-            ),
+            _event_args(row),
         )
         return bool(cur.rowcount == 1)
+
+    def insert_events(self, rows: list[dict[str, Any]]) -> set[str]:
+        """Many at once: the ids that were new."""
+        if not rows:
+            return set()
+        sql = self.d.sql(
+            f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (id) DO NOTHING RETURNING id"
+        )
+        return set(self.d.returning_many(self.cur, sql, [_event_args(r) for r in rows]))
 
     def lock(self, key: str) -> None:
         self.d.lock(self.cur, key)
@@ -443,6 +441,24 @@ class Archive:
         """Every row of one table (tests and tools)."""
         assert name.isidentifier()
         return self._read(f"SELECT * FROM {name}")
+
+
+def _event_args(row: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        row["id"],
+        row["site"],
+        row["device"],
+        row["seq"],
+        row["epoch"],
+        row["sensor"],
+        row["state"],
+        int(row["drill"]),
+        int(row["test"]),
+        row["ts"],
+        row["received_at"],
+        row["skew"],
+        row["payload"],
+    )
 
 
 def _filters(
