@@ -67,6 +67,17 @@ REFRESH_S = 0.25
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--broker", metavar="URL", help="mqtt://host:port (default: the config's)")
+    parser.add_argument(
+        "--station",
+        metavar="URL",
+        help="show a station's board (http://host:port) instead of listening on MQTT",
+    )
+    parser.add_argument(
+        "--user",
+        metavar="NAME",
+        help="with --station: the station account (password from $SIAGA_STATION_PASSWORD "
+        "or asked for)",
+    )
     parser.add_argument("--site", metavar="S", help="only this site")
     parser.add_argument("--json", action="store_true", help="the event stream, one a line")
     parser.add_argument("--ack-as", metavar="NAME", help="operator name; enables acknowledging")
@@ -112,6 +123,10 @@ def mqtt_settings(explicit: str | None, broker: str | None) -> tuple[MqttConfig,
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.station:
+        from edge.commands.console_station import run_station
+
+        return run_station(args)
     mqtt, prefix = mqtt_settings(args.config, args.broker)
     user = getpass.getuser()
     client_id = (

@@ -168,6 +168,7 @@ class StationService:
             self._turn(block=False)  # what already arrived: commit and acknowledge it
             for link in self.links.values():
                 link.stop()
+            self.hub.publish({"kind": "closing"})  # live streams end: the server can stop
             self.http.stop()
             if self.listener is not None:
                 self.listener.stop()

@@ -43,6 +43,7 @@ async def healthz(request: Request) -> Response:
 def _station(ports: StationPorts) -> dict[str, Any]:
     return {
         "name": ports.config.station.name,
+        "language": ports.config.station.language.value,
         "banner": ports.health.banner(),
         "counts": ports.board.counts(),
     }
@@ -135,6 +136,9 @@ async def stream(request: Request) -> Response:
                     return
                 if change is None:
                     yield b": keep-alive\n\n"
+                elif change.get("kind") == "closing":
+                    yield b'data: {"kind": "closing"}\n\n'
+                    return
                 else:
                     yield f"data: {json.dumps(change, ensure_ascii=False)}\n\n".encode()
 

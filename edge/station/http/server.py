@@ -13,12 +13,20 @@ import uvicorn
 from starlette.applications import Starlette
 
 STARTUP_TIMEOUT_S = 15.0
+GRACE_S = 2
+"""On stop, open live streams get this long to end before they are cut."""
 
 
 class HttpServer:
     def __init__(self, app: Starlette, host: str, port: int) -> None:
         config = uvicorn.Config(
-            app, host=host, port=port, log_config=None, access_log=False, lifespan="off"
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=GRACE_S,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="station-http", daemon=True)
