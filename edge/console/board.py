@@ -169,6 +169,11 @@ class Device(SeqLedger):
     """The device's last drill marker event (a drill's start or end)."""
     flagged: str = ""
     """What the operator was last told about this device: "", "silent" or "offline"."""
+    heard_floor: float = 0.0
+    """When this console last began to hear (its broker link came up): silence is counted
+    from no earlier, so the console's own link loss is never a site's silence."""
+    deaf: bool = False
+    """The console's broker link is down: no device can be judged silent."""
 
     @property
     def key(self) -> DeviceKey:
@@ -188,10 +193,10 @@ class Device(SeqLedger):
 
     def silent(self, now: float) -> bool:
         """Nothing heard for longer than HEARTBEAT_MISSES heartbeat intervals."""
-        if self.offline:
+        if self.offline or self.deaf:
             return False
         since = self.heartbeat_at if self.heartbeat_at is not None else self.first_heard
-        return now - since > HEARTBEAT_MISSES * self.interval_s
+        return now - max(since, self.heard_floor) > HEARTBEAT_MISSES * self.interval_s
 
     def heartbeat_age(self, now: float) -> float | None:
         return None if self.heartbeat_at is None else now - self.heartbeat_at
@@ -216,6 +221,9 @@ class Board:
         self.malformed = 0
         self._seen: dict[str, None] = {}
         self._saved = dict(watermarks or {})
+        self.link_up = True
+        """The console's broker link, as the session last said (assumed up until told)."""
+        self.link_since: float | None = None
 
     # ------------------------------------------------------------------ input
 
@@ -291,11 +299,22 @@ class Board:
         return sorted(pending, key=lambda e: (RANK.get(e["state"], 9), e["seq"]))
 
     def ack_all(self, by: str, wall: float) -> list[Outgoing]:
-        """Acknowledge every open event as operator ``by``; the ack messages to publish."""
+        """Acknowledge every open *real* event as operator ``by`` (drills are acknowledged
+        one by one, never together with real alarms); the ack messages to publish."""
         out = []
         for event in self.unacknowledged():
-            out.append(self.ack(event, by, wall))
+            if not event.get("drill"):
+                out.append(self.ack(event, by, wall))
         return out
+
+    def link(self, up: bool, now: float) -> None:
+        """The console's own broker link came up or went down."""
+        self.link_up = up
+        self.link_since = now
+        for dev in self.devices.values():
+            dev.deaf = not up
+            if up:
+                dev.heard_floor = now
 
     def ack(self, event: Json, by: str, wall: float) -> Outgoing:
         topics = Topics(self.prefix, event["site"], event["device"])
@@ -341,7 +360,7 @@ class Board:
     def _device(self, site: str, device: str, now: float) -> Device:
         dev = self.devices.get((site, device))
         if dev is None:
-            dev = Device(site, device, first_heard=now)
+            dev = Device(site, device, first_heard=now, deaf=not self.link_up)
             saved = self._saved.get(f"{site}/{device}")
             if saved is not None:
                 dev.watermark = saved

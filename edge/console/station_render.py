@@ -40,10 +40,11 @@ def _ack(alarm: dict[str, Any], words: dict[str, str]) -> Text:
 def _state(alarm: dict[str, Any], words: dict[str, str]) -> Text:
     if alarm.get("drill") or alarm.get("test"):
         return Text(f" {words['drill' if alarm.get('drill') else 'test']} ", style="bold magenta")
+    state = str(alarm["state"]).split(":")[0]  # a silent site's state is a sentence
     if alarm["active"]:
         style = "bold white on red" if alarm["severity"] == "critical" else "bold black on yellow"
-        return Text(f" {str(alarm['state']).upper()} ", style=style)
-    return Text(str(alarm["state"]), style="dim")
+        return Text(f" {state.upper()} ", style=style)
+    return Text(state, style="dim")
 
 
 def alarm_rows(board: StationBoard, rows: int) -> tuple[list[dict[str, Any]], int, int]:
@@ -62,12 +63,12 @@ def alarms_table(board: StationBoard, rows: int) -> Table:
     table = Table(box=box.SIMPLE_HEAD, expand=True, pad_edge=False, show_edge=False)
     for name, kw in (
         ("", {"width": 1}),
-        ("state", {}),
-        ("hazard", {}),
-        ("site / device / sensor", {}),
-        ("ack", {}),
-        ("since", {}),
-        ("n", {"justify": "right"}),
+        ("state", {"min_width": 9}),
+        ("hazard", {"min_width": 6}),
+        ("site / device / sensor", {"min_width": 22, "max_width": 36}),
+        ("ack", {"min_width": 14, "max_width": 34}),
+        ("since", {"min_width": 8}),
+        ("n", {"justify": "right", "min_width": 3}),
         ("", {"ratio": 1}),
     ):
         table.add_column(name, no_wrap=True, **kw)
@@ -77,6 +78,8 @@ def alarms_table(board: StationBoard, rows: int) -> Table:
     for alarm in shown:
         selected = alarm["alarm_id"] == board.selected
         note = alarm.get("marker") or alarm.get("message") or ""
+        if alarm.get("sensor") == "_site":
+            note = alarm.get("message") or ""
         table.add_row(
             Text("›", style="bold") if selected else "",
             _state(alarm, words),
