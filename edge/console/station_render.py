@@ -66,7 +66,7 @@ def alarms_table(board: StationBoard, rows: int) -> Table:
         ("state", {"min_width": 9}),
         ("hazard", {"min_width": 6}),
         ("site / device / sensor", {"min_width": 22, "max_width": 36}),
-        ("ack", {"min_width": 14, "max_width": 34}),
+        ("ack", {"min_width": 14, "max_width": 40}),
         ("since", {"min_width": 8}),
         ("n", {"justify": "right", "min_width": 3}),
         ("", {"ratio": 1}),
