@@ -64,8 +64,7 @@ class BoardView:
                 dev.interval_s = float(row["interval_s"] or dev.interval_s)
                 dev.broker = row["broker"]
                 dev.ledger.epoch = int(row["epoch"] or 0)
-                seqs = archive.device_seqs(dev.site, dev.device, dev.ledger.epoch, 0)
-                window = seqs[-RESUME_WINDOW:]
+                window = archive.device_seqs(dev.site, dev.device, dev.ledger.epoch, RESUME_WINDOW)
                 if window:
                     dev.ledger.watermark = window[0] - 1
                     for seq in window:

@@ -17,6 +17,7 @@ retained and liveness topics (status, state, heartbeat) stay plain, for every st
 from __future__ import annotations
 
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -32,7 +33,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from edge import logs
-from edge.mqtt import read_password
+from edge.mqtt import explain, read_password
 from edge.station.config import StationMqttConfig
 
 log = logs.get("station.ingest")
@@ -109,6 +110,7 @@ class BrokerLink:
                 context.load_cert_chain(str(cfg.cert_file), str(cfg.key_file))
             client.tls_set_context(context)
         client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
@@ -157,6 +159,11 @@ class BrokerLink:
         log.info("broker_connected", url=self.url, session_present=session)
         opts = SubscribeOptions(qos=1, retainAsPublished=True)
         client.subscribe([(t, opts) for t in self.topics])
+
+    def _on_connect_fail(self, _c: Any, _ud: Any) -> None:
+        # paho calls this inside its ``except OSError``: the cause is still there.
+        reason, hint = explain(sys.exception() or "connection failed")
+        log.warning("broker_connect_failed", url=self.url, reason=reason, hint=hint)
 
     def _on_subscribe(self, _c: Any, _ud: Any, _mid: int, codes: Any, _props: Any) -> None:
         bad = [str(c) for c in codes if getattr(c, "is_failure", False)]

@@ -187,6 +187,7 @@ class StationService:
             except ArchiveDownError as exc:
                 self.health.database(False, self.now())
                 log.error("database_down", error=str(exc), retry_in_s=wait)
+                self._notifier.status(f"waiting for the database: {exc}"[:200])
                 self._stop.wait(wait)
                 wait = min(wait * 2, RETRY_MAX_S)
         return False

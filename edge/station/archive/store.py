@@ -360,13 +360,14 @@ class Archive:
         keys = DEVICE_COLUMNS
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
-    def device_seqs(self, site: str, device: str, epoch: int, above: int) -> list[int]:
+    def device_seqs(self, site: str, device: str, epoch: int, limit: int) -> list[int]:
+        """The device's highest ``limit`` seqs of this numbering, ascending."""
         rows = self._read(
-            "SELECT seq FROM events WHERE site = ? AND device = ? AND epoch = ? AND seq > ? "
-            "ORDER BY seq",
-            (site, device, epoch, above),
+            "SELECT seq FROM events WHERE site = ? AND device = ? AND epoch = ? "
+            "ORDER BY seq DESC LIMIT ?",
+            (site, device, epoch, limit),
         )
-        return [int(r[0]) for r in rows]
+        return sorted(int(r[0]) for r in rows)
 
     def sensor_states(self) -> list[tuple[str, str, str, str, int, int]]:
         """(site, device, sensor, state, epoch, seq) of each sensor's newest real event."""
