@@ -263,6 +263,18 @@ def test_the_station_own_loss_never_makes_sites_silent(station: Station) -> None
     assert len(station.watch(T0 + 636).alarms) == 1
 
 
+def test_the_station_own_database_loss_is_one_banner_and_never_a_silent_site(
+    station: Station,
+) -> None:
+    station.feed("heartbeat", heartbeat(0, interval_s=10.0))
+    station.health.database(False, T0 + 1)
+    assert station.watch(T0 + 500).alarms == {}
+    banner = station.health.banner()
+    assert banner is not None and banner.startswith("STATION DATABASE DOWN")
+    assert [s["status"] for s in station.board.site_views(T0 + 500)] == ["online"]
+    assert station.health.view()["database"] == "down"
+
+
 def test_sensors_in_fault_or_disabled_and_every_sensor_of_an_offline_site_are_not_watched(
     station: Station,
 ) -> None:
