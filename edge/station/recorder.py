@@ -68,14 +68,6 @@ class Changes:
     dropped: int = 0
     duplicates: int = 0
 
-    def merge(self, other: Changes) -> None:
-        self.alarms.update(other.alarms)
-        self.devices |= other.devices
-        self.events += other.events
-        self.publish += other.publish
-        self.dropped += other.dropped
-        self.duplicates += other.duplicates
-
 
 class NotFoundError(LookupError):
     pass
