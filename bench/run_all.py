@@ -59,6 +59,12 @@ SUITE: dict[str, tuple[str, list[str], list[str], str]] = {
         ["--seconds", "10", "--ready-runs", "2"],
         "bench_footprint.json",
     ),
+    "station": (
+        "bench.bench_station",
+        ["--events", "20000", "--alarms", "200", "--devices", "100", "--seconds", "30"],
+        ["--events", "3000", "--alarms", "30", "--devices", "20", "--seconds", "5"],
+        "bench_station.json",
+    ),
     "fleet": (
         "bench.bench_fleet",
         ["--devices", "10", "25", "50", "--events", "1000"],

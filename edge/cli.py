@@ -27,6 +27,7 @@ COMMANDS = {
     "console": "the control room's live board",
     "demo": "a newcomer's first run: broker, simulated sensors, console",
     "schema": "print JSON Schemas and the AsyncAPI document",
+    "station": "the control room's station: run, check-config, user add, export",
 }
 
 

@@ -173,9 +173,20 @@ def asyncapi() -> dict[str, Any]:
     }
 
 
+def station_config_schema() -> dict[str, Any]:
+    """The station's ``station.toml`` (docs/station.md)."""
+    from edge.station.config import StationConfig
+
+    return StationConfig.model_json_schema()
+
+
 def documents() -> dict[str, dict[str, Any]]:
     """File name -> document, as committed under docs/schema/."""
-    docs = {"config.schema.json": config_schema(), "asyncapi.json": asyncapi()}
+    docs = {
+        "config.schema.json": config_schema(),
+        "station.schema.json": station_config_schema(),
+        "asyncapi.json": asyncapi(),
+    }
     for name in PAYLOAD_MODELS:
         docs[f"{name}.schema.json"] = payload_schema(name)
     return docs

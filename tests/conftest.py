@@ -14,6 +14,7 @@ from harness import Listener
 sys.path.insert(0, str(Path(__file__).parent))
 
 from broker import Mosquitto
+from pg import Postgres
 
 from edge import logs
 
@@ -54,3 +55,39 @@ def mock_factory() -> Iterator[MockFactory]:
     finally:
         factory.reset()
         Device.pin_factory = previous
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[Postgres]:
+    """One private PostgreSQL for the session (initdb in a temp folder, a free port);
+    each test that wants it gets a database of its own (``database_url``)."""
+    pg = Postgres().init().start()
+    try:
+        yield pg
+    finally:
+        pg.close()
+
+
+@pytest.fixture
+def postgres(postgres_cluster: Postgres) -> Postgres:
+    return postgres_cluster
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The station's archive on each backend in turn: the same tests run on both."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/station.sqlite3"
+    cluster: Postgres = request.getfixturevalue("postgres_cluster")
+    return cluster.new_database()
+
+
+@pytest.fixture
+def broker_pair() -> Iterator[tuple[Mosquitto, Mosquitto]]:
+    """Two independent mosquittos: a site may fail over from one to the other."""
+    first, second = Mosquitto().start(), Mosquitto().start()
+    try:
+        yield first, second
+    finally:
+        first.close()
+        second.close()

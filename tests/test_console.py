@@ -485,6 +485,96 @@ def test_the_rendered_board_flags_unacknowledged_alarms_and_silent_devices(
     assert "SILENT" in text
 
 
+def test_acknowledging_all_never_takes_drills_with_real_alarms(
+    board: Board, clock: FakeClock
+) -> None:
+    board.feed(f"{P}/events", event(1, State.ALARM, "a"), clock.monotonic())
+    board.feed(f"{P}/events", event(2, State.ALARM, "b", drill=True), clock.monotonic())
+    sent = board.ack_all("Sari", clock.wall())
+    assert [json.loads(m.payload)["event_id"][-2:] for m in sent] == ["01"]
+
+
+def test_the_console_own_link_loss_never_makes_a_device_silent(
+    board: Board, clock: FakeClock
+) -> None:
+    board.feed(f"{P}/heartbeat", heartbeat(0, interval_s=10.0), clock.monotonic())
+    board.link(False, clock.monotonic())
+    clock.advance(300)
+    dev = board.devices[("lapas", "pi-a")]
+    assert not dev.silent(clock.monotonic())
+    board.link(True, clock.monotonic())
+    clock.advance(29)
+    assert not dev.silent(clock.monotonic())  # counted from when it hears again
+    clock.advance(2)
+    assert dev.silent(clock.monotonic())
+
+
+def test_the_link_loss_banner_is_on_screen(board: Board, clock: FakeClock) -> None:
+    board.feed(f"{P}/events", event(1, State.ALARM), clock.monotonic())
+    board.link(False, clock.monotonic())
+    clock.advance(120)
+    console = Console(record=True, width=120)
+    console.print(render_board(board, clock.monotonic(), source="t", clock="now"))
+    text = console.export_text()
+    assert "CONSOLE NOT CONNECTED TO THE BROKER for 2 min" in text
+    assert "SILENT" not in text
+
+
+def test_only_the_selected_event_is_acknowledged_after_a_confirmation(
+    board: Board, clock: FakeClock
+) -> None:
+    from edge.config import MqttConfig
+    from edge.console.app import ConsoleSession
+
+    session = ConsoleSession(
+        MqttConfig(url="mqtt://127.0.0.1:1"),
+        client_id="t",
+        board=board,
+        clock=clock,
+        ack_as="Sari",
+    )
+    for seq, sensor in ((1, "a"), (2, "b"), (3, "c")):
+        board.feed(f"{P}/events", event(seq, State.ALARM, sensor), clock.monotonic())
+    for text in ("select 1", "select 1", "ask", "n", "ask", "y"):  # the first j selects
+        session.command(text)
+    session.step(timeout=0)
+    chosen = board.unacknowledged()
+    assert [e["sensor"] for e in chosen] == ["a", "c"]
+    assert len(board.ack_sent) == 1
+
+
+def test_who_acknowledged_is_shown_beside_the_event(board: Board, clock: FakeClock) -> None:
+    board.feed(f"{P}/events", event(1, State.ALARM), clock.monotonic())
+    ack = {"event_id": json.loads(event(1))["id"], "by": "Bripka Sari"}
+    board.feed(f"{P}/ack", json.dumps(ack).encode(), clock.monotonic())
+    console = Console(record=True, width=120)
+    console.print(render_board(board, clock.monotonic(), source="t", clock="now"))
+    assert "ack: Bripka Sari" in console.export_text()
+
+
+def test_a_full_board_fits_120_by_30_with_alarms_first_and_notes_on_screen(
+    board: Board, clock: FakeClock
+) -> None:
+    for seq in range(1, 41):
+        state = State.ALARM if seq % 4 == 0 else State.NORMAL
+        board.feed(f"{P}/events", event(seq, state, f"s-{seq:02d}"), clock.monotonic())
+    console = Console(record=True, width=120, height=30)
+    view = render_board(
+        board,
+        clock.monotonic(),
+        source="t",
+        clock="now",
+        notes=["10:00:00 a note of mine"],
+        height=30,
+    )
+    console.print(view)
+    lines = console.export_text().rstrip("\n").splitlines()
+    assert len(lines) <= 30
+    text = "\n".join(lines)
+    assert text.count("ALARM") >= 10  # every alarm is in view, normals give way
+    assert "a note of mine" in text and "more" in text
+
+
 # ---------------------------------------------------------------- end to end
 
 

@@ -6,11 +6,16 @@ is older than 3 of its intervals, is flagged OFFLINE / SILENT and its sensors as
 Drill events appear only in their own magenta LATIHAN / DRILL panel, never as real.
 Gaps in a device's ``seq`` are asked for on ``resend`` automatically.
 
-Acknowledging is a person's act: start the console with ``--ack-as NAME`` and press
-``a`` to acknowledge every open alarm and fault on the board as NAME (``q`` quits).
-Without ``--ack-as`` the console is read-only. When stdin is not a terminal, and with
-``--json``, commands are read as lines instead: ``ack`` (all open), ``ack EVENT_ID``,
-``quit``.
+Acknowledging is a person's act: start the console with ``--ack-as NAME``, move the
+selection over the open alarms and faults (↑/↓ or j/k; drills after the real ones), press
+``a`` and confirm with ``y``: the selected one is acknowledged as NAME (``q`` quits). Who
+acknowledged each event is shown beside it. Without ``--ack-as`` the console is read-only.
+When stdin is not a terminal, and with ``--json``, commands are read as lines instead:
+``ack`` (every open real one, never drills), ``ack EVENT_ID``, ``quit``. While the
+console's own broker link is down a banner says so and no site is counted silent.
+
+``--station URL --user NAME`` shows a station's board instead (its archive, its alarms and
+their acknowledgements as the devices confirmed them), read over its HTTP API.
 
 ``--json`` prints the de-duplicated event stream, one MQTT API event a line (each event
 ``id`` once per run, in arrival order), for scripts and archives; notes go to stderr. A
@@ -34,6 +39,7 @@ import socket
 import sys
 import time
 import tomllib
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -63,10 +69,22 @@ from edge.console.board import Board, Update
 from edge.console.render import STATE_STYLE, render_board
 
 REFRESH_S = 0.25
+NOTES_KEPT = 20
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--broker", metavar="URL", help="mqtt://host:port (default: the config's)")
+    parser.add_argument(
+        "--station",
+        metavar="URL",
+        help="show a station's board (http://host:port) instead of listening on MQTT",
+    )
+    parser.add_argument(
+        "--user",
+        metavar="NAME",
+        help="with --station: the station account (password from $SIAGA_STATION_PASSWORD "
+        "or asked for)",
+    )
     parser.add_argument("--site", metavar="S", help="only this site")
     parser.add_argument("--json", action="store_true", help="the event stream, one a line")
     parser.add_argument("--ack-as", metavar="NAME", help="operator name; enables acknowledging")
@@ -112,6 +130,10 @@ def mqtt_settings(explicit: str | None, broker: str | None) -> tuple[MqttConfig,
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.station:
+        from edge.commands.console_station import run_station
+
+        return run_station(args)
     mqtt, prefix = mqtt_settings(args.config, args.broker)
     user = getpass.getuser()
     client_id = (
@@ -126,9 +148,13 @@ def run(args: argparse.Namespace) -> int:
     # A live board owns the screen: only errors may be written over it.
     logs.configure("error" if live_board else "warning", "console")
 
+    notes: deque[str] = deque(maxlen=NOTES_KEPT)
+
     def note(text: str) -> None:
+        stamped = f"{time.strftime('%H:%M:%S')} {text}"
+        notes.append(stamped)  # the live board shows its own notes on screen
         if not live_board:
-            err.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {escape(text)}")
+            err.print(f"[dim]{stamped[:8]}[/] {escape(text)}")
 
     def print_events(update: Update) -> None:
         for event in update.events:
@@ -153,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
     session.start()
     try:
         if live_board:
-            _live(session, board, args, mqtt)
+            _live(session, board, args, mqtt, notes)
         else:
             LineReader(session)
             session.run(args.duration)
@@ -168,9 +194,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _live(
-    session: ConsoleSession, board: Board, args: argparse.Namespace, mqtt: MqttConfig
+    session: ConsoleSession,
+    board: Board,
+    args: argparse.Namespace,
+    mqtt: MqttConfig,
+    notes: deque[str],
 ) -> None:
     keys = KeyReader(session)
+    screen = Console()
     clock = session.clock
     source = args.site or "all sites"
     last = 0.0
@@ -184,10 +215,14 @@ def _live(
             source=f"{source} @ {url.split(' ')[0]}{state}",
             clock=time.strftime("%Y-%m-%d %H:%M:%S"),
             ack_as=args.ack_as,
+            selected=session.selected,
+            confirming=session.confirming,
+            notes=list(notes),
+            height=screen.size.height,
         )
 
     try:
-        with Live(view(), screen=True, auto_refresh=False, transient=False) as live:
+        with Live(view(), console=screen, screen=True, auto_refresh=False, transient=False) as live:
 
             def refresh() -> None:
                 nonlocal last

@@ -117,6 +117,10 @@ class ConsoleSession:
         self._pending: list[Outgoing] = []
         self._stop = threading.Event()
         self._saved_at = 0.0
+        self.selected: str | None = None
+        """The open event the operator's selection is on (live board)."""
+        self.confirming: str | None = None
+        """The event waiting for the operator's y/n before its ack is sent."""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -178,9 +182,11 @@ class ConsoleSession:
             self._command(item.text.strip())
         elif item.what == "connected":
             self.connected_url = item.detail
+            self.board.link(True, self.clock.monotonic())
             self.on_note(f"connected to {item.detail}; listening on {self.topic}")
         elif item.what == "disconnected":
             self.connected_url = None
+            self.board.link(False, self.clock.monotonic())
             self.on_note(f"broker connection lost ({item.detail}); reconnecting")
         elif item.what == "refused":
             self.on_note(f"the broker refused a message: {item.detail} (check the ACL)")
@@ -203,8 +209,41 @@ class ConsoleSession:
             self.stop()
         elif verb in ("a", "ack"):
             self.acknowledge(words[1] if len(words) > 1 else None)
+        elif verb == "select":
+            self.move(int(words[1]) if len(words) > 1 else 1)
+        elif verb == "ask":  # a key: confirm acknowledging the selected event first
+            self.ask()
+        elif verb in ("y", "yes", "n", "no"):
+            chosen, self.confirming = self.confirming, None
+            if chosen is not None and verb in ("y", "yes"):
+                self.acknowledge(chosen)
         else:
             self.on_note(f"unknown command {text!r}: use 'ack', 'ack EVENT_ID' or 'quit'")
+
+    def choices(self) -> list[dict[str, Any]]:
+        """What the selection moves over: open real events, then open drill events."""
+        pending = self.board.unacknowledged()
+        return [e for e in pending if not e.get("drill")] + [e for e in pending if e.get("drill")]
+
+    def move(self, step: int) -> None:
+        ids = [e["id"] for e in self.choices()]
+        if not ids:
+            self.selected = None
+            return
+        i = ids.index(self.selected) + step if self.selected in ids else 0
+        self.selected = ids[max(0, min(len(ids) - 1, i))]
+        self.confirming = None
+
+    def ask(self) -> None:
+        if not self.ack_as:
+            self.on_note("read-only console: start it with --ack-as NAME to acknowledge")
+            return
+        ids = [e["id"] for e in self.choices()]
+        if self.selected not in ids:
+            self.selected = ids[0] if ids else None
+        self.confirming = self.selected
+        if self.confirming is None:
+            self.on_note("nothing open to acknowledge")
 
     def acknowledge(self, event_id: str | None = None) -> int:
         """Acknowledge one open event, or all of them, as ``ack_as``; how many."""
@@ -292,8 +331,15 @@ class KeyReader:
     def poll(self) -> None:
         while select.select([self.fd], [], [], 0)[0]:
             key = os.read(self.fd, 1).decode(errors="ignore")
-            if key in ("a", "A"):
-                self.session.command("ack")
+            if key == "\x1b":  # an arrow: ESC [ A / ESC [ B
+                rest = os.read(self.fd, 2).decode(errors="ignore")
+                key = {"[A": "k", "[B": "j"}.get(rest, "")
+            if key in ("j", "k"):
+                self.session.command(f"select {1 if key == 'j' else -1}")
+            elif key == "a":
+                self.session.command("ask")
+            elif key in ("y", "Y", "n", "N"):
+                self.session.command(key.lower())
             elif key in ("q", "Q"):
                 self.session.command("quit")
 

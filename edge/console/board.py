@@ -45,28 +45,44 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from itertools import islice
 from typing import Any
 
 from pydantic import ValidationError
 
 from edge.clock import iso_ms
 from edge.config import DEVICE_SENSOR
-from edge.payloads import MAX_INBOUND_BYTES, MAX_RESEND_SPAN, Ack
+from edge.gaps import (
+    GAP_GRACE_S,
+    GIVE_UP_REQUESTS,
+    MAX_GAP_RANGES,
+    RESEND_MAX_S,
+    RESEND_RETRY_S,
+    SeqLedger,
+    due,
+)
+from edge.payloads import MAX_INBOUND_BYTES, Ack
 from edge.topics import Topics, parse_device_topic
+
+__all__ = [
+    "GAP_GRACE_S",
+    "GIVE_UP_REQUESTS",
+    "MAX_GAP_RANGES",
+    "RESEND_MAX_S",
+    "RESEND_RETRY_S",
+    "Board",
+    "Device",
+    "Outgoing",
+    "SensorRow",
+    "Update",
+]
 
 DRILL_CLOSED_BY = "(drill ended)"  # as the device records it
 ACKED_ELSEWHERE = "(acknowledged, said the device)"
 ACK_IN_FLIGHT_S = 5.0  # a repeat the device sent just before it had the ack
 HEARTBEAT_MISSES = 3
 DEFAULT_HEARTBEAT_S = 30.0
-GAP_GRACE_S = 2.0
-RESEND_RETRY_S = 15.0
-RESEND_MAX_S = 300.0
-MAX_GAP_RANGES = 20
-GIVE_UP_REQUESTS = 4
 RECENT = 14
 MAX_SEEN_IDS = 200_000
 
@@ -139,7 +155,9 @@ class SensorRow:
 
 
 @dataclass(slots=True)
-class Device:
+class Device(SeqLedger):
+    """One device as heard; its seq accounting is the shared :class:`edge.gaps.SeqLedger`."""
+
     site: str
     device: str
     first_heard: float
@@ -147,28 +165,16 @@ class Device:
     version: str | None = None
     heartbeat: Json | None = None
     heartbeat_at: float | None = None
-    watermark: int | None = None
-    """Every seq up to here is accounted for (received, or before this console's baseline)."""
-    received: set[int] = field(default_factory=set)
-    """Seqs received above the watermark."""
-    high_seq: int = 0
-    delivered_seq: int = 0
-    """What the last heartbeat says the device has delivered: last_seq - outbox_depth."""
-    gap_since: float | None = None
-    first_request: float | None = None
-    last_request: float | None = None
-    requests: int = 0
-    resends_asked: int = 0
-    lost: int = 0
-    """Seqs given up on: asked for and never sent, so no longer on the device."""
-    epoch: int = 0
-    """How many times this device's numbering started over (a store that could not be
-    salvaged); a sensor row only takes an event of the same or a later epoch."""
     device_event: Json | None = None
     drill_note: Json | None = None
     """The device's last drill marker event (a drill's start or end)."""
     flagged: str = ""
     """What the operator was last told about this device: "", "silent" or "offline"."""
+    heard_floor: float = 0.0
+    """When this console last began to hear (its broker link came up): silence is counted
+    from no earlier, so the console's own link loss is never a site's silence."""
+    deaf: bool = False
+    """The console's broker link is down: no device can be judged silent."""
 
     @property
     def key(self) -> DeviceKey:
@@ -188,63 +194,13 @@ class Device:
 
     def silent(self, now: float) -> bool:
         """Nothing heard for longer than HEARTBEAT_MISSES heartbeat intervals."""
-        if self.offline:
+        if self.offline or self.deaf:
             return False
         since = self.heartbeat_at if self.heartbeat_at is not None else self.first_heard
-        return now - since > HEARTBEAT_MISSES * self.interval_s
+        return now - max(since, self.heard_floor) > HEARTBEAT_MISSES * self.interval_s
 
     def heartbeat_age(self, now: float) -> float | None:
         return None if self.heartbeat_at is None else now - self.heartbeat_at
-
-    def missing(self) -> list[tuple[int, int]]:
-        """Missing seq ranges (inclusive), lowest first.
-
-        Walks what was received, never the range itself: one forged or far-ahead seq must
-        not cost the console a loop over every number below it."""
-        if self.watermark is None:
-            return []
-        top = max(self.high_seq, self.delivered_seq)
-        out: list[tuple[int, int]] = []
-        lo = self.watermark + 1
-        for seq in sorted(self.received):
-            if seq > lo:
-                out.append((lo, seq - 1))
-            lo = seq + 1
-        if lo <= top:
-            out.append((lo, top))
-        return out
-
-    def start_over(self, seq: int) -> None:
-        """The device numbers from ``seq`` again: forget the old numbering's accounting."""
-        self.epoch += 1
-        self.watermark = seq - 1
-        self.received.clear()
-        self.high_seq = self.delivered_seq = 0
-        self.gap_since = self.first_request = self.last_request = None
-        self.requests = 0
-
-    def give_up(self, ranges: list[tuple[int, int]]) -> None:
-        """Count these seqs as lost: accounted for, never asked for again."""
-        for lo, hi in ranges:
-            self.lost += hi - lo + 1
-            if self.watermark is not None and lo == self.watermark + 1:
-                self.watermark = hi
-            else:
-                self.received.update(range(lo, hi + 1))
-        assert self.watermark is not None
-        while self.watermark + 1 in self.received:
-            self.watermark += 1
-            self.received.discard(self.watermark)
-
-    def note_seq(self, seq: int) -> None:
-        if self.watermark is None:
-            self.watermark = seq - 1
-        self.high_seq = max(self.high_seq, seq)
-        if seq > self.watermark:
-            self.received.add(seq)
-        while self.watermark + 1 in self.received:
-            self.watermark += 1
-            self.received.discard(self.watermark)
 
 
 class Board:
@@ -266,6 +222,9 @@ class Board:
         self.malformed = 0
         self._seen: dict[str, None] = {}
         self._saved = dict(watermarks or {})
+        self.link_up = True
+        """The console's broker link, as the session last said (assumed up until told)."""
+        self.link_since: float | None = None
 
     # ------------------------------------------------------------------ input
 
@@ -341,11 +300,22 @@ class Board:
         return sorted(pending, key=lambda e: (RANK.get(e["state"], 9), e["seq"]))
 
     def ack_all(self, by: str, wall: float) -> list[Outgoing]:
-        """Acknowledge every open event as operator ``by``; the ack messages to publish."""
+        """Acknowledge every open *real* event as operator ``by`` (drills are acknowledged
+        one by one, never together with real alarms); the ack messages to publish."""
         out = []
         for event in self.unacknowledged():
-            out.append(self.ack(event, by, wall))
+            if not event.get("drill"):
+                out.append(self.ack(event, by, wall))
         return out
+
+    def link(self, up: bool, now: float) -> None:
+        """The console's own broker link came up or went down."""
+        self.link_up = up
+        self.link_since = now
+        for dev in self.devices.values():
+            dev.deaf = not up
+            if up:
+                dev.heard_floor = now
 
     def ack(self, event: Json, by: str, wall: float) -> Outgoing:
         topics = Topics(self.prefix, event["site"], event["device"])
@@ -391,7 +361,7 @@ class Board:
     def _device(self, site: str, device: str, now: float) -> Device:
         dev = self.devices.get((site, device))
         if dev is None:
-            dev = Device(site, device, first_heard=now)
+            dev = Device(site, device, first_heard=now, deaf=not self.link_up)
             saved = self._saved.get(f"{site}/{device}")
             if saved is not None:
                 dev.watermark = saved
@@ -470,17 +440,15 @@ class Board:
         if dev.status is None:
             dev.status = "online"
         last_seq, depth = data.get("last_seq"), data.get("outbox_depth")
-        if isinstance(last_seq, int) and isinstance(depth, int):
-            delivered = max(0, last_seq - depth)
-            if last_seq < dev.high_seq:  # its counter is below what it sent: it started over
-                dev.start_over(delivered + 1)
-                notes.append(
-                    f"{dev.site}/{dev.device}: its store was replaced and numbering started "
-                    f"again (last seq {last_seq})"
-                )
-            if dev.watermark is None:
-                dev.watermark = delivered
-            dev.delivered_seq = max(dev.delivered_seq, delivered)
+        if (
+            isinstance(last_seq, int)
+            and isinstance(depth, int)
+            and dev.note_delivered(last_seq, depth)
+        ):
+            notes.append(
+                f"{dev.site}/{dev.device}: its store was replaced and numbering started "
+                f"again (last seq {last_seq})"
+            )
         sensors = data.get("sensors")
         if isinstance(sensors, dict):
             for sensor, health in sensors.items():
@@ -538,37 +506,18 @@ class Board:
         self.ack_sent.pop(ack.event_id, None)
 
     def _gaps(self, dev: Device, now: float, update: Update) -> list[Outgoing]:
-        missing = dev.missing()
-        if missing and dev.requests >= GIVE_UP_REQUESTS and _heard_since(dev, dev.first_request):
-            dev.give_up(missing)
-            spans = ", ".join(f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in missing[:3])
+        verdict = due(dev, now, dev.heartbeat_at)
+        if verdict.lost:
+            spans = ", ".join(f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in verdict.lost[:3])
             update.notes.append(
-                f"{dev.site}/{dev.device}: seq {spans} LOST: asked {dev.requests} times, "
+                f"{dev.site}/{dev.device}: seq {spans} LOST: asked {GIVE_UP_REQUESTS} times, "
                 "the device no longer has them"
             )
-            missing = []
-        if not missing:
-            dev.gap_since = dev.first_request = dev.last_request = None
-            dev.requests = 0
-            return []
-        if dev.gap_since is None:
-            dev.gap_since = now
-        if now - dev.gap_since < GAP_GRACE_S:
-            return []
-        if dev.last_request is not None:
-            wait = min(RESEND_RETRY_S * 2 ** (dev.requests - 1), RESEND_MAX_S)
-            if now - dev.last_request < wait:
-                return []
-        dev.last_request = now
-        if dev.first_request is None:
-            dev.first_request = now
-        dev.requests += 1
         topic = Topics(self.prefix, dev.site, dev.device).resend
-        out = []
-        for lo, hi in islice(_spans(missing), MAX_GAP_RANGES):
-            dev.resends_asked += 1
-            out.append(Outgoing(topic, json.dumps({"from_seq": lo, "to_seq": hi}).encode()))
-        return out
+        return [
+            Outgoing(topic, json.dumps({"from_seq": lo, "to_seq": hi}).encode())
+            for lo, hi in verdict.ask
+        ]
 
     def _remember(self, event_id: str) -> None:
         self._seen[event_id] = None
@@ -587,17 +536,6 @@ def _trim(ids: dict[str, Any]) -> None:
             del ids[old]
 
 
-def _spans(ranges: Iterable[tuple[int, int]]) -> Iterator[tuple[int, int]]:
-    """Split ranges so none is longer than the device will answer in one resend (lazily:
-    a gap of a billion seqs is a billion / MAX_RESEND_SPAN spans, of which few are asked)."""
-    for first, last in ranges:
-        lo = first
-        while lo <= last:
-            top = min(last, lo + MAX_RESEND_SPAN - 1)
-            yield lo, top
-            lo = top + 1
-
-
 def _store_started_over(event: Json) -> bool:
     return (
         event["sensor"] == DEVICE_SENSOR
@@ -605,10 +543,6 @@ def _store_started_over(event: Json) -> bool:
         and event["state"] == "fault"
         and not event.get("drill")
     )
-
-
-def _heard_since(dev: Device, t: float | None) -> bool:
-    return t is not None and dev.heartbeat_at is not None and dev.heartbeat_at > t
 
 
 def _is_event(data: Json) -> bool:

@@ -64,11 +64,13 @@ def device_status(dev: Device, now: float) -> Text:
     return Text("?", style="dim")
 
 
-def sensors_table(board: Board, now: float) -> Table:
+def sensors_table(
+    board: Board, now: float, *, selected: str | None = None, max_rows: int | None = None
+) -> Table:
     table = Table(
         box=box.ROUNDED, expand=True, title="Sensors", title_justify="left", title_style="bold"
     )
-    table.add_column("", width=6, no_wrap=True)
+    table.add_column("", min_width=6, max_width=24, no_wrap=True)
     table.add_column("state", no_wrap=True)
     table.add_column("site / device", no_wrap=True)
     table.add_column("sensor", no_wrap=True)
@@ -76,9 +78,13 @@ def sensors_table(board: Board, now: float) -> Table:
     table.add_column("value", justify="right", no_wrap=True)
     table.add_column("stage", no_wrap=True)
     table.add_column("since", no_wrap=True)
-    table.add_column("message", ratio=1)
+    table.add_column("message", ratio=1, no_wrap=True, overflow="ellipsis")
     quiet_stale: dict[tuple[str, str], int] = {}
+    hidden = 0
     for row in board.rows():
+        if max_rows is not None and table.row_count >= max_rows:
+            hidden += 1
+            continue
         dev = board.devices[(row.site, row.device)]
         stale = dev.offline or dev.silent(now)
         unacked = board.has_open(row)
@@ -86,10 +92,15 @@ def sensors_table(board: Board, now: float) -> Table:
             # A device nobody hears: its quiet sensors are one line, not a screenful.
             quiet_stale[dev.key] = quiet_stale.get(dev.key, 0) + 1
             continue
+        event = row.event or {}
         flag = Text(" UNACK", style="bold white on red") if unacked else Text("")
+        acked_by = board.acked_by.get(str(event.get("id", "")))
+        if not unacked and acked_by:
+            flag = Text(f"ack: {acked_by}", style="green")
         if stale and not unacked:
             flag = Text("stale", style="dim")
-        event = row.event or {}
+        if selected is not None and event.get("id") == selected:
+            flag = Text("› " + flag.plain, style="bold reverse")
         table.add_row(
             flag,
             _state(row.state, stale=stale),
@@ -106,6 +117,9 @@ def sensors_table(board: Board, now: float) -> Table:
             ),
             style="on grey23" if unacked and row.state == "alarm" else None,
         )
+    if hidden:
+        more = Text(f"… {hidden} more sensors, the quietest, out of view", style="dim")
+        table.add_row("", "", "", "", "", "", "", more)
     for (site, device), count in quiet_stale.items():
         dev = board.devices[(site, device)]
         why = "offline" if dev.offline else "silent"
@@ -176,7 +190,7 @@ def _device_rank(dev: Device, now: float) -> tuple[int, str, str]:
     return (rank, dev.site, dev.device)
 
 
-def drills_panel(board: Board) -> Panel | None:
+def drills_panel(board: Board, selected: str | None = None) -> Panel | None:
     rows = board.drill_rows()
     notes = [d.drill_note for d in board.devices.values() if d.drill_note is not None]
     if not rows and not notes:
@@ -187,8 +201,9 @@ def drills_panel(board: Board) -> Panel | None:
     table.add_column(no_wrap=True)
     table.add_column(ratio=1)
     for event in rows:
+        mark = "› " if selected is not None and event.get("id") == selected else ""
         table.add_row(
-            _state(str(event["state"])),
+            Text(mark) + _state(str(event["state"])),
             f"{event['site']}/{event['device']}",
             event["sensor"],
             escape(str(event.get("message", ""))),
@@ -239,11 +254,23 @@ def banner(board: Board, now: float, *, source: str, clock: str, ack_as: str | N
     unacked = [e for e in board.unacknowledged() if not e.get("drill")]
     bad = [d for d in board.devices.values() if d.offline or d.silent(now)]
     text = Text()
+    if not board.link_up:
+        since = "" if board.link_since is None else f" for {_age(now - board.link_since)}"
+        text.append(
+            f" CONSOLE NOT CONNECTED TO THE BROKER{since}: what is shown is not current; "
+            "the sites are not to blame ",
+            style="bold white on red",
+        )
+        text.append("\n")
     text.append(" SIAGA ", style="bold white on blue")
     text.append(f"  {source}  ", style="bold")
     text.append(f"{len(board.devices)} devices, {len(board.sensors)} sensors  ")
     if unacked:
         text.append(f" {len(unacked)} UNACKNOWLEDGED ", style="bold white on red")
+        text.append("  ")
+    drills = [e for e in board.unacknowledged() if e.get("drill")]
+    if drills:
+        text.append(f" {len(drills)} drill open ", style=DRILL_STYLE)
         text.append("  ")
     if bad:
         text.append(f" {len(bad)} DEVICE(S) SILENT/OFFLINE ", style="bold white on dark_orange3")
@@ -252,28 +279,59 @@ def banner(board: Board, now: float, *, source: str, clock: str, ack_as: str | N
     return text
 
 
-def footer(board: Board, *, ack_as: str | None) -> Text:
-    pending = board.unacknowledged()
-    drills = sum(1 for e in pending if e.get("drill"))
-    of_which = f" ({drills} of them drill)" if drills else ""
+def footer(board: Board, *, ack_as: str | None, confirming: str | None = None) -> Text:
+    if confirming is not None and ack_as:
+        event = board.open.get(confirming, {})
+        what = (
+            f"{event.get('site')}/{event.get('device')}/{event.get('sensor')} #{event.get('seq')}"
+        )
+        drill = " (DRILL)" if event.get("drill") else ""
+        return Text(
+            f" Acknowledge {what}{drill} as {ack_as!r}? [y] yes  [n] no ",
+            style="bold black on yellow",
+        )
     if ack_as:
-        keys = f"[a] acknowledge {len(pending)} open{of_which} as {ack_as!r}   [q] quit"
+        keys = f"[↑/↓ j/k] select   [a] acknowledge the selected one as {ack_as!r}   [q] quit"
     else:
         keys = "read-only (start with --ack-as NAME to acknowledge)   [q] quit"
     return Text(keys, style="dim")
 
 
 def render_board(
-    board: Board, now: float, *, source: str, clock: str, ack_as: str | None = None
+    board: Board,
+    now: float,
+    *,
+    source: str,
+    clock: str,
+    ack_as: str | None = None,
+    selected: str | None = None,
+    confirming: str | None = None,
+    notes: list[str] | None = None,
+    height: int | None = None,
 ) -> RenderableType:
+    """``height``: fit a screen that tall (the sensors get what the rest leaves; the
+    latest events go first when space is short); ``notes``: the console's own, last first."""
+    shown_notes = (notes or [])[-3:]
+    devices = devices_table(board, now)
+    drills = drills_panel(board, selected)
+    max_rows = None
+    recent = True
+    if height is not None:
+        fixed = 8 + len(shown_notes) + devices.row_count + (0 if board.link_up else 1)
+        fixed += 0 if drills is None else len(board.drill_rows()) + 2
+        max_rows = max(3, height - fixed - 6)
+        recent = height - fixed - 6 - len(board.sensors) > len(board.recent) + 2
     parts: list[RenderableType] = [
         banner(board, now, source=source, clock=clock, ack_as=ack_as),
-        sensors_table(board, now),
+        sensors_table(board, now, selected=selected, max_rows=max_rows),
     ]
-    drills = drills_panel(board)
     if drills is not None:
         parts.append(drills)
-    parts += [devices_table(board, now), recent_table(board), footer(board, ack_as=ack_as)]
+    parts.append(devices)
+    if recent:
+        parts.append(recent_table(board))
+    parts += [Text(note, style="cyan") for note in shown_notes]
+    parts.append(footer(board, ack_as=ack_as, confirming=confirming))
     return Group(*parts)
 
 

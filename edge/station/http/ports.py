@@ -1,0 +1,36 @@
+"""What the web side needs from the station, as ports: the board pages (issue 13) and
+the CAP feed (issue 14) are built on these, never on the service's internals."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from edge.station.accounts import Account, Accounts
+from edge.station.board import BoardView
+from edge.station.changes import ChangeHub
+from edge.station.config import StationConfig
+from edge.station.health import StationHealth
+
+AlarmAction = Callable[[str, Account, str], Awaitable[dict[str, Any]]]
+"""(alarm_id, operator, note) -> the alarm's view after the action, once committed.
+Raises recorder.NotFoundError, alarms.AlarmError or archive.ArchiveDownError."""
+
+EventQuery = Callable[..., Awaitable[list[dict[str, Any]]]]
+"""(site=, device=, since=, until=, limit=) -> archived events, newest first."""
+
+
+@dataclass(frozen=True)
+class StationPorts:
+    config: StationConfig
+    board: BoardView
+    health: StationHealth
+    hub: ChangeHub
+    accounts: Accounts
+    acknowledge: AlarmAction
+    close: AlarmAction
+    events: EventQuery
+    now: Callable[[], float]
+    """The station's wall clock (seconds)."""
+    extra: dict[str, Any] = field(default_factory=dict)

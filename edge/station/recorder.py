@@ -1,0 +1,469 @@
+"""Facts in, one committed transaction out: the archive write and the alarm rules together.
+
+The ingest hands over a batch of parsed messages; :meth:`Recorder.record` writes them all
+in one transaction (each inside its own savepoint, so one message that cannot be written
+is dropped and logged, never allowed to block the rest) and returns what changed. Only
+after it returns does the ingest PUBACK the batch: at least once into the database.
+
+Operator actions (acknowledge, close) and the silence watch go through here too, so every
+alarm change is stored before anyone is shown it, and every operator action is audited in
+the same transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from edge import logs
+from edge.clock import iso_ms
+from edge.config import DEVICE_SENSOR
+from edge.gaps import Span
+from edge.station import alarms
+from edge.station.alarms import Alarm, AlarmError, EventFacts
+from edge.station.archive import Archive, ArchiveDownError, Tx
+from edge.station.messages import (
+    Dropped,
+    EventMsg,
+    Fact,
+    Heard,
+    HeartbeatMsg,
+    ReceiptMsg,
+    StatusMsg,
+)
+from edge.station.sites import DeviceSeen, SiteBook
+from edge.topics import Topics
+
+log = logs.get("station.recorder")
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One parsed message, with when and where the station heard it."""
+
+    fact: Fact
+    at: float
+    broker: str | None = None
+    retained: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Publish:
+    """A message for a device, on the broker it was last heard on (None: any)."""
+
+    topic: str
+    payload: bytes
+    broker: str | None
+
+
+@dataclass(slots=True)
+class Changes:
+    alarms: dict[str, Alarm] = field(default_factory=dict)
+    devices: set[tuple[str, str]] = field(default_factory=set)
+    events: list[tuple[str, str, int, int, str, str, bool]] = field(default_factory=list)
+    """(site, device, seq, epoch, sensor, state, real) of every event archived anew."""
+    publish: list[Publish] = field(default_factory=list)
+    dropped: int = 0
+    duplicates: int = 0
+
+
+class NotFoundError(LookupError):
+    pass
+
+
+NOTIFY_CHUNK = 120
+"""Events per NOTIFY payload (~50 bytes each): PostgreSQL takes at most 8000 bytes."""
+
+
+class OpenAlarms:
+    """The open alarms of each device a transaction touches, read once under its lock,
+    kept current as the transaction changes them (one query per device per batch, not
+    one per event)."""
+
+    def __init__(self, tx: Tx) -> None:
+        self.tx = tx
+        self._by_device: dict[tuple[str, str], dict[tuple[str, str], Alarm]] = {}
+
+    def of(self, site: str, device: str) -> dict[tuple[str, str], Alarm]:
+        found = self._by_device.get((site, device))
+        if found is None:
+            rows = self.tx.open_alarms_of(site, device)
+            found = self._by_device[(site, device)] = {(a.sensor, a.category): a for a in rows}
+        return found
+
+    def latest(self, ev: EventFacts, *, may_open: bool) -> Alarm | None:
+        """The episode's open alarm; else, for an event that may open one, its last closed
+        one (rule 4 needs it); else None (nothing to join, nothing to open)."""
+        alarm = self.of(ev.site, ev.device).get((ev.sensor, ev.category))
+        if alarm is not None or not may_open:
+            return alarm
+        return self.tx.latest_alarm(ev.site, ev.device, ev.sensor, ev.category)
+
+    def put(self, alarm: Alarm) -> None:
+        found = self.of(alarm.site, alarm.device)
+        if alarm.closed:
+            found.pop((alarm.sensor, alarm.category), None)
+        else:
+            found[(alarm.sensor, alarm.category)] = alarm
+
+    def forget(self) -> None:
+        """A savepoint rolled back: read again what it may have changed."""
+        self._by_device.clear()
+
+
+class Recorder:
+    def __init__(self, archive: Archive, sites: SiteBook, prefix: str, origin: str = "") -> None:
+        self.archive = archive
+        self.sites = sites
+        self.prefix = prefix
+        self.origin = origin
+        """This station's id in what it tells the others sharing the database."""
+
+    def _announce(self, tx: Tx, changes: Changes) -> None:
+        """Tell the other stations on this database what this transaction changed."""
+        if self.archive.backend != "postgresql":
+            return  # one station per SQLite file: nobody to tell
+        alarm_ids = list(changes.alarms)
+        devices = [list(k) for k in changes.devices]
+        events = changes.events
+        if not (alarm_ids or devices or events):
+            return
+        first = True
+        while first or events:
+            chunk, events = events[:NOTIFY_CHUNK], events[NOTIFY_CHUNK:]
+            body: dict[str, Any] = {"from": self.origin, "events": chunk}
+            if first:
+                body.update(alarms=alarm_ids[:NOTIFY_CHUNK], devices=devices[:NOTIFY_CHUNK])
+                body["resync"] = len(alarm_ids) > NOTIFY_CHUNK or len(devices) > NOTIFY_CHUNK
+            tx.notify(json.dumps(body, separators=(",", ":")))
+            first = False
+
+    # ------------------------------------------------------------------ messages
+
+    def record(self, batch: Iterable[Inbound]) -> Changes:
+        """Write the batch in one transaction; raises ArchiveDownError (nothing is kept).
+
+        The fast path writes the batch as it is; should any message fail for a reason other
+        than the database, the batch is written again with each message in a savepoint, and
+        the failing one dropped."""
+        items = list(batch)
+        try:
+            return self._record(items, guarded=False)
+        except ArchiveDownError:
+            raise
+        except Exception as exc:
+            log.warning("batch_written_one_by_one", error=repr(exc))
+            return self._record(items, guarded=True)
+
+    def _record(self, batch: list[Inbound], *, guarded: bool) -> Changes:
+        changes = Changes()
+        with self.archive.write() as tx:
+            # Every device this batch touches, locked up front in one order: two stations
+            # sharing the database can then never deadlock over two devices' alarms.
+            keys = {
+                (item.fact.site, item.fact.device)
+                for item in batch
+                if isinstance(item.fact, EventMsg | ReceiptMsg)
+            }
+            for site, device in sorted(keys):
+                tx.lock(device_key(site, device))
+            opened = OpenAlarms(tx)
+            if not guarded:
+                # All the batch's events in one statement, then the rules in arrival order.
+                rows = {
+                    n: self._row(item.fact, item)
+                    for n, item in enumerate(batch)
+                    if isinstance(item.fact, EventMsg)
+                }
+                fresh = tx.insert_events(list(rows.values()))
+                for n, item in enumerate(batch):
+                    row = rows.get(n)
+                    new = row is not None and row["id"] in fresh
+                    if new and row is not None:
+                        fresh.discard(row["id"])  # a second copy in this batch is a duplicate
+                    self._one(tx, item, changes, opened, (row, new) if row is not None else None)
+            else:
+                for n, item in enumerate(batch):
+                    tx.cur.execute(f"SAVEPOINT m{n}")
+                    try:
+                        self._one(tx, item, changes, opened)
+                    except self.archive.dialect.down_errors:
+                        raise
+                    except Exception as exc:  # a message we cannot write: dropped
+                        tx.cur.execute(f"ROLLBACK TO SAVEPOINT m{n}")
+                        opened.forget()
+                        changes.dropped += 1
+                        log.error("message_not_recorded", error=repr(exc))
+                    tx.cur.execute(f"RELEASE SAVEPOINT m{n}")
+            for key in changes.devices:
+                self._put_device(tx, self.sites.device(*key))
+            self._announce(tx, changes)
+        return changes
+
+    def _one(
+        self,
+        tx: Tx,
+        item: Inbound,
+        changes: Changes,
+        opened: OpenAlarms,
+        written: tuple[dict[str, Any], bool] | None = None,
+    ) -> None:
+        """One message; ``written``: its event row and whether it was new, when the batch's
+        events were inserted together beforehand."""
+        fact, at = item.fact, iso_ms(item.at)
+        if isinstance(fact, Dropped):
+            changes.dropped += 1
+            (log.debug if fact.expected else log.warning)(
+                "inbound_dropped", reason=fact.reason, topic=fact.topic
+            )
+            return
+        key = (fact.site, fact.device)
+        if not item.retained:
+            self.sites.heard(fact.site, fact.device, item.at, item.broker)
+            changes.devices.add(key)
+        elif item.broker is not None:
+            self.sites.device(*key).broker = self.sites.device(*key).broker or item.broker
+        if isinstance(fact, EventMsg):
+            self._event(tx, fact, item, at, changes, opened, written)
+        elif isinstance(fact, StatusMsg):
+            dev = self.sites.device(*key)
+            if not fact.retained or dev.status != fact.state:
+                tx.add_status(fact.site, fact.device, fact.state, at, json.dumps(fact.payload))
+            self.sites.on_status(fact.site, fact.device, fact.state, item.at, fact.retained)
+            changes.devices.add(key)
+        elif isinstance(fact, HeartbeatMsg):
+            if self.sites.on_heartbeat(fact.site, fact.device, fact.payload, item.at):
+                log.warning("device_numbering_started_over", site=fact.site, device=fact.device)
+            changes.devices.add(key)
+        elif isinstance(fact, ReceiptMsg):
+            self._receipt(tx, fact, at, changes, opened)
+        elif isinstance(fact, Heard):
+            pass
+
+    def _row(self, msg: EventMsg, item: Inbound) -> dict[str, Any]:
+        """The event's archive row; its seq goes to the device's gap accounting."""
+        ev = msg.facts
+        dev = self.sites.device(msg.site, msg.device)
+        if not msg.from_state:
+            if ev.seq < dev.ledger.high_seq and _store_started_over(ev, msg.payload):
+                dev.ledger.start_over(ev.seq)
+                log.warning("device_numbering_started_over", site=ev.site, device=ev.device)
+            dev.ledger.note_seq(ev.seq)
+        first = msg.sent is None and not msg.from_state
+        return {
+            "id": ev.id,
+            "site": ev.site,
+            "device": ev.device,
+            "seq": ev.seq,
+            "epoch": dev.ledger.epoch,
+            "sensor": ev.sensor,
+            "state": ev.state,
+            "drill": ev.drill,
+            "test": ev.test,
+            "ts": ev.ts,
+            "received_at": iso_ms(item.at),
+            "skew": alarms.skew(ev.ts, item.at) if first else None,
+            "payload": msg.raw.decode(),
+        }
+
+    def _event(
+        self,
+        tx: Tx,
+        msg: EventMsg,
+        item: Inbound,
+        at: str,
+        changes: Changes,
+        opened: OpenAlarms,
+        written: tuple[dict[str, Any], bool] | None,
+    ) -> None:
+        ev = msg.facts
+        dev = self.sites.device(msg.site, msg.device)
+        if written is None:
+            row = self._row(msg, item)
+            new = tx.insert_event(row)
+        else:
+            row, new = written
+        skewed = row["skew"]
+        if not ev.drill and not ev.test and ev.sensor != DEVICE_SENSOR:
+            self.sites.on_sensor(ev.site, ev.device, ev.sensor, ev.state, ev.seq)
+        latest = opened.latest(ev, may_open=ev.state in alarms.OPEN_STATES)
+        if not new:
+            changes.duplicates += 1
+            if latest is not None and not latest.closed:
+                after = alarms.repeated(latest, ev, at=at)
+                if after != latest:
+                    self._put(tx, after, changes, opened)
+            return
+        real = not ev.drill and not ev.test and ev.sensor != DEVICE_SENSOR
+        epoch = dev.ledger.epoch
+        changes.events.append((ev.site, ev.device, ev.seq, epoch, ev.sensor, ev.state, real))
+        if skewed is not None:
+            log.warning("device_clock_off", site=ev.site, device=ev.device, skew=skewed, ts=ev.ts)
+        result = alarms.on_event(latest, ev, epoch=dev.ledger.epoch, at=at, skewed=skewed)
+        if result is not None and result != latest:
+            self._put(tx, result, changes, opened)
+        if ev.drill and ev.sensor == DEVICE_SENSOR and msg.payload.get("reason") == "drill":
+            for alarm in list(opened.of(ev.site, ev.device).values()):
+                ended = alarms.drill_ended(alarm, at=at)
+                if ended != alarm:
+                    self._put(tx, ended, changes, opened)
+
+    def _receipt(
+        self, tx: Tx, msg: ReceiptMsg, at: str, changes: Changes, opened: OpenAlarms
+    ) -> None:
+        r = msg.receipt
+        tx.add_receipt(
+            msg.site,
+            msg.device,
+            r.event_id,
+            r.by,
+            r.accepted,
+            r.reason,
+            at,
+            json.dumps(msg.payload),
+        )
+        for alarm in list(opened.of(msg.site, msg.device).values()):
+            if r.event_id in alarm.waiting or any(p[0] == r.event_id for p in alarm.pending):
+                after = alarms.on_receipt(alarm, r, at=at)
+                if after != alarm:
+                    self._put(tx, after, changes, opened)
+
+    def _put(
+        self, tx: Tx, alarm: Alarm, changes: Changes, opened: OpenAlarms | None = None
+    ) -> None:
+        tx.put_alarm(alarm)
+        changes.alarms[alarm.alarm_id] = alarm
+        if opened is not None:
+            opened.put(alarm)
+
+    def _put_device(self, tx: Tx, dev: DeviceSeen) -> None:
+        tx.put_device(
+            {
+                "site": dev.site,
+                "device": dev.device,
+                "status": dev.status,
+                "status_at": None if dev.status_at is None else iso_ms(dev.status_at),
+                "last_heard": None if dev.last_heard is None else iso_ms(dev.last_heard),
+                "heartbeat": None if dev.heartbeat is None else json.dumps(dev.heartbeat),
+                "heartbeat_at": None if dev.heartbeat_at is None else iso_ms(dev.heartbeat_at),
+                "interval_s": dev.interval_s,
+                "broker": dev.broker,
+                "epoch": dev.ledger.epoch,
+            }
+        )
+
+    # ------------------------------------------------------------------ operators
+
+    def acknowledge(self, alarm_id: str, *, by: str, note: str, now: float) -> Changes:
+        """Record the ack (pending, audited) and return the acks to publish to the device."""
+        at = iso_ms(now)
+        changes = Changes()
+        with self.archive.write() as tx:
+            alarm = _locked(tx, alarm_id)
+            after, send = alarms.acknowledge(alarm, by=by, at=at)
+            dev = self.sites.device(alarm.site, alarm.device)
+            topic = Topics(self.prefix, alarm.site, alarm.device).ack
+            for event_id in send:
+                payload = json.dumps({"event_id": event_id, "by": by, "ts": at}).encode()
+                tx.add_ack(alarm_id, event_id, alarm.site, alarm.device, by, at, payload.decode())
+                changes.publish.append(Publish(topic, payload, dev.broker))
+            detail = json.dumps({"note": note, "events": send}, ensure_ascii=False)
+            tx.audit(at, by, "ack", alarm_id, detail)
+            if after != alarm:
+                self._put(tx, after, changes)
+            else:
+                changes.alarms[alarm_id] = alarm
+            self._announce(tx, changes)
+        return changes
+
+    def close(self, alarm_id: str, *, by: str, note: str, now: float) -> Changes:
+        at = iso_ms(now)
+        changes = Changes()
+        with self.archive.write() as tx:
+            alarm = _locked(tx, alarm_id)
+            after = alarms.close(alarm, by=by, at=at, note=note)
+            tx.audit(at, by, "close", alarm_id, json.dumps({"note": note}, ensure_ascii=False))
+            self._put(tx, after, changes)
+            self._announce(tx, changes)
+        return changes
+
+    # ------------------------------------------------------------------ time
+
+    def watch(self, now: float, listening_since: float | None) -> Changes:
+        """Silent or offline sites become alarms; a site heard again clears its alarm."""
+        changes = Changes()
+        transitions = self.sites.watch(now, listening_since)
+        if not transitions:
+            return changes
+        at = iso_ms(now)
+        with self.archive.write() as tx:
+            for t in sorted(transitions, key=lambda t: (t.site, t.device)):
+                tx.lock(device_key(t.site, t.device))
+                latest = tx.latest_alarm(t.site, t.device, alarms.SITE_SENSOR, "real")
+                is_open = latest is not None and not latest.closed
+                if t.why is not None:
+                    log.warning("site_silent", site=t.site, device=t.device, why=t.why)
+                    if latest is not None and is_open:
+                        after = alarms.site_silent_again(latest, at=at, why=t.why)
+                    else:
+                        after = alarms.silent_site(t.site, t.device, at=at, why=t.why)
+                    self._put(tx, after, changes)
+                elif latest is not None and is_open:
+                    log.info("site_heard_again", site=t.site, device=t.device)
+                    self._put(tx, alarms.site_spoke(latest, at=at), changes)
+                changes.devices.add((t.site, t.device))
+            self._announce(tx, changes)
+        return changes
+
+    def gaps(self, now: float) -> Changes:
+        """Resend requests for gaps now due, and each gap given up on recorded once."""
+        changes = Changes()
+        lost: list[tuple[DeviceSeen, list[Span]]] = []
+        for dev, verdict in self.sites.gaps(now):
+            topic = Topics(self.prefix, dev.site, dev.device).resend
+            for lo, hi in verdict.ask:
+                payload = json.dumps({"from_seq": lo, "to_seq": hi}).encode()
+                changes.publish.append(Publish(topic, payload, dev.broker))
+            if verdict.ask:
+                log.info("resend_asked", site=dev.site, device=dev.device, spans=verdict.ask[:5])
+            if verdict.lost:
+                lost.append((dev, verdict.lost))
+        if lost:
+            at = iso_ms(now)
+            with self.archive.write() as tx:
+                for dev, spans in lost:
+                    for lo, hi in spans:
+                        tx.add_lost(dev.site, dev.device, lo, hi, at)
+                    log.warning("events_lost", site=dev.site, device=dev.device, spans=spans[:5])
+                    changes.devices.add(dev.key)
+        return changes
+
+
+def device_key(site: str, device: str) -> str:
+    """The lock every change of one device's alarms is made under."""
+    return f"{site}/{device}"
+
+
+def _locked(tx: Tx, alarm_id: str) -> Alarm:
+    """The alarm, read again under its device's lock (another station may have changed it)."""
+    alarm = tx.alarm(alarm_id)
+    if alarm is None:
+        raise NotFoundError(alarm_id)
+    tx.lock(device_key(alarm.site, alarm.device))
+    again = tx.alarm(alarm_id)
+    assert again is not None
+    return again
+
+
+def _store_started_over(ev: EventFacts, payload: dict[str, Any]) -> bool:
+    return (
+        ev.sensor == DEVICE_SENSOR
+        and payload.get("reason") == "storage"
+        and ev.state == "fault"
+        and not ev.drill
+    )
+
+
+__all__ = ["AlarmError", "Changes", "Inbound", "NotFoundError", "Publish", "Recorder"]
