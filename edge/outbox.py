@@ -79,6 +79,10 @@ class StorageError(Exception):
     """The store cannot take a write now (disk full, I/O error); nothing was committed."""
 
 
+STORE_ERRORS: tuple[type[Exception], ...] = (StorageError, sqlite3.Error)
+"""What a store operation may raise: callers catch these without knowing the store is SQLite."""
+
+
 @dataclass(frozen=True, slots=True)
 class Stored:
     seq: int

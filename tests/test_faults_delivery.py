@@ -1,122 +1,130 @@
-"""The delivery window: its invariants under any interleaving (hypothesis), and the two
-ways a window can stall on a real broker: PUBACKs that never come, and a broker that takes
-fewer messages in flight than the device would send."""
+"""The delivery window: the real courier's invariants under any interleaving
+(hypothesis), and the two ways a window can stall on a real broker: PUBACKs that never
+come, and a broker that takes fewer messages in flight than the device would send."""
 
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import threading
 import time
 from pathlib import Path
 
 import pytest
 from broker import Mosquitto
+from factories import make_event, smoke_config
 from faultkit import ACK, assert_every_event_arrived, store_drained, storm_config
 from gpiozero.pins.mock import MockFactory
-from harness import Listener, ThreadedDaemon, running_daemon
+from harness import FakePublisher, Listener, ThreadedDaemon, running_daemon
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from proxy import Proxy
 
-from edge.delivery import Delivery, Purpose
+from edge.daemon.courier import Courier
+from edge.detect.types import State
+from edge.outbox import Outbox
+from edge.topics import Topics
 
 WINDOW = 5
-OVERDUE_S = 30.0
+TOPICS = Topics("siaga/v1", "lapas", "pi-a")
 
 
 class DeliveryMachine(RuleBasedStateMachine):
-    """The daemon's use of ``Delivery`` against a broker that may refuse or lose anything.
+    """The real :class:`Courier` against a broker that may refuse or lose anything.
 
-    The outbox is a set of undelivered seqs; "paho" the messages handed out and not yet
-    answered. Rules mirror the daemon: pump (daemon._pump), PUBACK ok / refused, a PUBACK
-    lost for good, the link back (paho re-sends what it holds), the overdue check, new
-    events, time passing. Nothing here is a fake of paho: it is the daemon's bookkeeping."""
+    A real store in a temporary folder, the courier's own window and marks; "paho" is the
+    recorded publisher: what was handed out and not yet answered. Rules: new events, pump,
+    PUBACK ok / refused, a PUBACK lost for good, the link back (paho re-sends what it
+    holds), time passing (the overdue check), in any order."""
 
     def __init__(self) -> None:
         super().__init__()
         self.now = 1000.0
-        self.delivery = Delivery(WINDOW, rate_per_s=50.0)
-        self.created = 0
-        self.undelivered: set[int] = set()
+        self.folder = Path(tempfile.mkdtemp(prefix="delivery-"))
+        self.box = Outbox(self.folder / "o.sqlite3", wall=lambda: self.now)
+        self.box.db.execute("PRAGMA synchronous=OFF")  # set-up speed, not the thing tested
+        self.link = FakePublisher()
+        self.link.connected.set()
+        mqtt = smoke_config(
+            "mqtt://x:1",
+            self.box.path,
+            mqtt={"url": "mqtt://x:1", "inflight": WINDOW, "keepalive_s": 5},
+        ).mqtt
+        self.courier = Courier(self.box, self.link, TOPICS, mqtt, repeat_s=3600.0, now=self.now)
+        self.answered: set[int] = set()
+        self.lost: set[int] = set()
         self.ok_acked: set[int] = set()
-        self.paho: dict[int, int] = {}  # mid -> seq, answered by nobody yet
-        self.lost: set[int] = set()  # mids whose PUBACK will never come
-        self.last_mid = 0
-        self.delivery.restart_from(None, 0)
 
-    def _mid(self) -> int:
-        while True:
-            self.last_mid = self.last_mid % 65535 + 1
-            if self.last_mid not in self.paho:
-                return self.last_mid
+    def _waiting(self) -> list[int]:
+        return [
+            p.mid for p in self.link.sent if p.mid not in self.answered and p.mid not in self.lost
+        ]
 
     @rule(n=st.integers(1, 8))
     def new_events(self, n: int) -> None:
         for _ in range(n):
-            self.created += 1
-            self.undelivered.add(self.created)
+            self.box.append(lambda s: make_event(s, state=State.NORMAL))
 
     @rule()
     def pump(self) -> None:
-        room = self.delivery.room(self.now)
-        batch = sorted(s for s in self.undelivered if s > self.delivery.cursor)[: max(room, 0)]
-        for seq in batch:
-            mid = self._mid()
-            self.paho[mid] = seq
-            self.delivery.sent(mid, seq, Purpose.EVENT, self.now)
+        self.courier.pump(self.now)
 
-    def _answerable(self) -> list[int]:
-        return sorted(m for m in self.paho if m not in self.lost)
-
-    @precondition(lambda self: bool(self._answerable()))
+    @precondition(lambda self: bool(self._waiting()))
     @rule(data=st.data(), ok=st.booleans())
     def puback(self, data: st.DataObject, ok: bool) -> None:
-        mid = data.draw(st.sampled_from(self._answerable()))
-        seq = self.paho.pop(mid)
-        entry = self.delivery.acked(mid, ok, self.now)
-        if ok and entry is not None:
-            self.undelivered.discard(seq)
+        mid = data.draw(st.sampled_from(self._waiting()))
+        self.answered.add(mid)
+        seq = self.courier.on_puback(mid, ok, "" if ok else "Quota exceeded", self.now)
+        if seq is not None:
             self.ok_acked.add(seq)
 
-    @precondition(lambda self: bool(self._answerable()))
+    @precondition(lambda self: bool(self._waiting()))
     @rule(data=st.data())
     def puback_lost(self, data: st.DataObject) -> None:
-        self.lost.add(data.draw(st.sampled_from(self._answerable())))
+        self.lost.add(data.draw(st.sampled_from(self._waiting())))
 
     @rule()
     def reconnect(self) -> None:
         # paho sends again, same mids, all it holds; a PUBACK lost before may come now.
         self.lost.clear()
-        self.delivery.resent_all(self.now)
+        self.courier.on_connected(self.now, b"{}", sensors=1)
 
     @rule(seconds=st.sampled_from([0.01, 0.5, 5.0, 31.0, 61.0]))
     def time_passes(self, seconds: float) -> None:
         self.now += seconds
-        self.delivery.overdue(self.now, OVERDUE_S)
+        self.courier.run_due(self.now)
 
     @invariant()
     def the_window_is_never_exceeded(self) -> None:
-        assert len(self.delivery.inflight) <= WINDOW
+        assert len(self.courier.delivery.inflight) <= WINDOW
 
     @invariant()
     def delivered_means_acknowledged_by_the_broker(self) -> None:
-        assert not (self.ok_acked & self.undelivered)
-        assert self.ok_acked | self.undelivered == set(range(1, self.created + 1))
+        self.courier.flush_marks(self.now)
+        delivered = {
+            seq
+            for (seq,) in self.box.db.execute("SELECT seq FROM events WHERE delivered IS NOT NULL")
+        }
+        assert delivered <= self.ok_acked
 
     def teardown(self) -> None:
         # Liveness: from any state, a broker that now answers everything gets everything.
         for _ in range(200):
-            if not self.undelivered:
+            self.courier.flush_marks(self.now)
+            if self.box.depth() == 0:
                 break
             self.now += 61.0
-            self.delivery.overdue(self.now, OVERDUE_S)
-            self.pump()
-            for mid in self._answerable():
-                seq = self.paho.pop(mid)
-                if self.delivery.acked(mid, True, self.now) is not None:
-                    self.undelivered.discard(seq)
-        assert not self.undelivered, f"stalled with {sorted(self.undelivered)[:10]} undelivered"
+            self.courier.run_due(self.now)
+            self.courier.pump(self.now)
+            for mid in self._waiting():
+                self.answered.add(mid)
+                self.courier.on_puback(mid, True, "", self.now)
+        depth = self.box.depth()
+        self.box.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+        assert depth == 0, f"stalled with {depth} undelivered"
 
 
 DeliveryMachine.TestCase.settings = settings(

@@ -236,7 +236,7 @@ def sample(
 # ---------------------------------------------------------------- report
 
 
-def _report(
+def _report(  # noqa: C901 (one section of the report per check)
     args: argparse.Namespace,
     path: Path,
     config: SiagaConfig,

@@ -20,7 +20,6 @@ Rules:
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections import deque
 from collections.abc import Mapping
@@ -32,7 +31,7 @@ from edge import logs
 from edge.config import DEVICE_SENSOR, MqttConfig
 from edge.delivery import Delivery, Purpose
 from edge.detect.types import State
-from edge.outbox import Outbox, StorageError, Stored
+from edge.outbox import STORE_ERRORS, Outbox, Stored
 from edge.payloads import Event, Resend
 from edge.topics import Topics
 
@@ -216,7 +215,7 @@ class Courier:
             room -= 1
         try:
             self.outbox.mark_sent(sent)
-        except (StorageError, sqlite3.Error) as exc:  # the repeat timer's: a repeat comes early
+        except STORE_ERRORS as exc:  # the repeat timer's: a repeat comes early
             self._mark_sent_failures.failed(error=str(exc), events=len(sent))
         else:
             if sent:
@@ -255,7 +254,7 @@ class Courier:
         down to :data:`MIN_MARK_SPLIT`, and what follows a refused part waits."""
         try:
             self.outbox.mark_delivered(seqs)
-        except (StorageError, sqlite3.Error) as exc:
+        except STORE_ERRORS as exc:
             if len(seqs) <= MIN_MARK_SPLIT:
                 self._mark_failures.failed(error=str(exc), events=len(seqs))
                 return seqs
@@ -300,7 +299,7 @@ class Courier:
             return
         try:
             stored = self.outbox.span(span.start, min(span.stop - 1, span.start + room - 1))
-        except sqlite3.Error as exc:  # the control room asks again when it sees the gap still open
+        except STORE_ERRORS as exc:  # the control room asks again when it sees the gap still open
             log.error("resend_failed", from_seq=req.from_seq, to_seq=req.to_seq, error=str(exc))
             return
         self.extra.extend((s, Purpose.RESEND) for s in stored)

@@ -9,7 +9,6 @@ the drill's transitions and its start and end markers.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +20,7 @@ from edge.control import ControlError
 from edge.detect.machine import SensorMachine
 from edge.detect.types import Transition
 from edge.drill import Drill, DrillError
-from edge.outbox import Outbox, StorageError
+from edge.outbox import STORE_ERRORS, Outbox
 from edge.payloads import Event
 from edge.simulate.scenario import Scenario, ScenarioError
 
@@ -123,7 +122,7 @@ class DrillRunner:
         closed = 0
         try:
             closed = self.outbox.close_drill(DRILL_CLOSED_BY)
-        except (StorageError, sqlite3.Error) as exc:  # they repeat until acked by hand
+        except STORE_ERRORS as exc:  # they repeat until acked by hand
             log.error("drill_close_failed", error=str(exc))
         log.warning("drill_ended", scenario=drill.name, how=how, detail=detail, closed=closed)
         return messages.drill_ended(language, how, drill.name, closed)

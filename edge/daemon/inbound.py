@@ -9,14 +9,13 @@ on which a station may show an alarm as handled.
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 
 from pydantic import ValidationError
 
 from edge import homeassistant, logs
 from edge.clock import iso_ms
-from edge.outbox import AckResult, Outbox, StorageError
+from edge.outbox import STORE_ERRORS, AckResult, Outbox
 from edge.payloads import MAX_INBOUND_BYTES, Ack, Acked, Resend
 from edge.topics import Topics
 
@@ -100,7 +99,7 @@ class AckTaken:
 def take_ack(outbox: Outbox, ack: Ack) -> AckTaken:
     try:
         result = outbox.ack(ack.event_id, ack.by)
-    except (StorageError, sqlite3.Error) as exc:  # a full disk: the ack is asked for again
+    except STORE_ERRORS as exc:  # a full disk: the ack is asked for again
         log.error("ack_not_recorded", event_id=ack.event_id, by=ack.by, error=str(exc))
         return AckTaken(recorded=False, accepted=False, reason=f"not recorded: {exc}")
     if result is AckResult.RECORDED:
