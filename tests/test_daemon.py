@@ -176,7 +176,7 @@ def test_a_message_whose_handling_fails_unexpectedly_is_dropped_and_alarms_keep_
         called.set()
         raise RuntimeError("a bug in ack handling")
 
-    monkeypatch.setattr("edge.daemon.loop.take_ack", broken)
+    monkeypatch.setattr("edge.daemon.core.take_ack", broken)
     assert sub.wait_for(lambda s: len(s.events()) >= 2)  # connected, so subscribed
     with capture_logs() as logs:
         sub.client.publish(

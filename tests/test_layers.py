@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 EDGE = Path(__file__).parents[1] / "edge"
-PURE_ROOMS = ["courier", "recorder", "drills", "health", "reload", "inbound", "inbox"]
+PURE_ROOMS = ["courier", "recorder", "drills", "health", "reload", "inbound", "inbox", "core"]
 IO_LIBRARIES = {"paho", "gpiozero", "socket", "sqlite3"}
 
 

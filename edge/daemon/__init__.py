@@ -1,8 +1,9 @@
-"""The daemon as a house of small rooms; the loop (``loop.py``) only orchestrates.
+"""The daemon as a house of small rooms; the core (``core.py``) only orchestrates.
 
 | module | its one job |
 |---|---|
-| ``loop.py`` | :class:`Daemon`: start, ``wait``/``step``, shutdown, the alarm path's order |
+| ``core.py`` | :class:`Core`: the core thread's turn (``wait``/``step``), the alarm path |
+| ``loop.py`` | :class:`Daemon`: the core's life: start, run, shutdown, control surface |
 | ``inbox.py`` | the messages the core thread is told, and the queue |
 | ``inbound.py`` | what a control-room message asks for (pure parse) |
 | ``sensor_set.py`` | pins, machines, last samples, calibrate taps |
