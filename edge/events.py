@@ -6,9 +6,15 @@ import uuid
 from collections.abc import Callable
 
 from edge.clock import iso_ms
-from edge.config import DEVICE_SENSOR, SensorConfig, SiagaConfig, ZoneConfig
+from edge.config import DEVICE_SENSOR, SensorConfig, SiagaConfig, ZoneConfig, ZoneRule
 from edge.detect.types import Reason, State, Transition
-from edge.messages import call_point_message, describe, device_message, zone_message
+from edge.messages import (
+    call_point_message,
+    describe,
+    device_message,
+    member_vote,
+    zone_message,
+)
 from edge.payloads import SEVERITY, Event, EventKind, Hazard
 
 REQUIRES_ACK = frozenset({State.ALARM, State.FAULT})
@@ -52,7 +58,17 @@ class EventBuilder:
         if tr.sensor in self.zones:
             return self.zone_event(tr, seq=seq, event_id=event_id, wall=wall, drill=drill)
         cfg = self.sensors[tr.sensor]
-        if tr.reason is Reason.MANUAL and tr.state is State.ALARM:
+        vote = self.votes(tr)
+        if vote:
+            message = member_vote(
+                language=self.config.site.language.value,
+                hazard=cfg.hazard.value,
+                name=cfg.name or cfg.id,
+                location=cfg.location,
+                state=tr.state,
+                zone=str(tr.zone),
+            )
+        elif tr.reason is Reason.MANUAL and tr.state is State.ALARM:
             message = call_point_message(
                 language=self.config.site.language.value,
                 name=cfg.name or cfg.id,
@@ -95,8 +111,21 @@ class EventBuilder:
             ts=iso_ms(wall),
             drill=drill,
             test=test,
-            requires_ack=tr.state in REQUIRES_ACK and not test,
+            requires_ack=tr.state in REQUIRES_ACK and not test and not vote,
             message=message,
+        )
+
+    def votes(self, tr: Transition) -> bool:
+        """A member's own warning or alarm in a zone that confirms (coincidence, two
+        detectors): a vote, not an emergency. It names no hazard, needs no ack and sounds
+        no siren; the zone's event does, if the zone confirms. A call point is never one."""
+        zone = self.zones.get(tr.zone or "")
+        return (
+            zone is not None
+            and zone.rule is not ZoneRule.ANY
+            and tr.sensor != zone.id
+            and tr.state in (State.WARNING, State.ALARM)
+            and tr.reason is not Reason.MANUAL
         )
 
     def zone_event(
@@ -137,7 +166,7 @@ class EventBuilder:
             requires_ack=tr.state in REQUIRES_ACK,
             message=zone_message(
                 language=self.config.site.language.value,
-                kind=kind.value,
+                hazard=self.config.zone_hazard(zone).value,
                 state=tr.state,
                 reason=tr.reason,
                 name=zone.name or zone.id,

@@ -404,11 +404,6 @@ ZONE_TEXT = {
     },
 }
 
-HAZARD_CAPS = {
-    "id": {"smoke": "KEBAKARAN", "water_level": "BANJIR", "vibration": "GEMPA"},
-    "en": {"smoke": "FIRE", "water_level": "FLOOD", "vibration": "EARTHQUAKE"},
-}
-
 
 def call_point_message(
     *, language: str, name: str, location: str, drill: bool = False, test: bool = False
@@ -425,7 +420,7 @@ def call_point_message(
 def zone_message(
     *,
     language: str,
-    kind: str,
+    hazard: str,
     state: State,
     reason: Reason,
     name: str,
@@ -448,8 +443,8 @@ def zone_message(
     fields = {
         "place": place,
         "members": ", ".join(members) or "?",
-        "hazard": HAZARD[lang].get(kind, kind),
-        "hazard_caps": HAZARD_CAPS[lang].get(kind, kind.upper()),
+        "hazard": HAZARD[lang].get(hazard, hazard),
+        "hazard_caps": HAZARD[lang].get(hazard, hazard).upper(),
         "confirm_s": confirm_s,
     }
     fields["confirm"] = texts["confirm_by_time" if confirm_by_time else "confirm_second"].format(
@@ -473,7 +468,7 @@ def zone_message(
         # alarm or warning by the rule: the hazard's own sentence for the zone, then who
         sentence = describe(
             language=lang,
-            kind=kind,
+            hazard=hazard,
             state=state,
             reason=reason,
             name=name,
@@ -507,3 +502,26 @@ def siren_test(language: str, seconds: float, who: str) -> str:
     english = language == "en"
     head = "siren test" if english else "uji sirene"
     return f"{head}: {seconds:g} s, {'by' if english else 'oleh'} {who}"
+
+
+MEMBER_VOTE = {
+    "id": "Sensor {hazard} di {place} terpicu ({state}): menunggu konfirmasi zona {zone}",
+    "en": "The {hazard} sensor at {place} triggered ({state}): awaiting zone {zone} to confirm",
+}
+STATE_WORD = {
+    "id": {State.ALARM: "alarm", State.WARNING: "waspada"},
+    "en": {State.ALARM: "alarm", State.WARNING: "warning"},
+}
+
+
+def member_vote(
+    *, language: str, hazard: str, name: str, location: str, state: State, zone: str
+) -> str:
+    """A member's own trigger in a zone that confirms (coincidence, two detectors): the
+    zone decides whether it is an emergency, so the member's event names none."""
+    lang = language if language in HAZARD else "id"
+    place = ", ".join(p for p in (name, location) if p) or "?"
+    word = STATE_WORD[lang].get(state, state.value)
+    return MEMBER_VOTE[lang].format(
+        hazard=HAZARD[lang].get(hazard, hazard), place=place, state=word, zone=zone
+    )

@@ -125,10 +125,15 @@ def test_a_daemon_with_home_assistant_disabled_publishes_no_discovery(
     broker: Mosquitto, tmp_path: Path, mock_factory: MockFactory, watcher: Listener
 ) -> None:
     running = tool_daemon(write_config(tmp_path, broker.url), mock_factory)
+    events = Listener(broker.port, "siaga/v1/lapas/pi-a/events", client_id="events")
     try:
         watcher.client.publish("homeassistant/status", b"online", qos=1)
-        time.sleep(0.5)
+        # The device takes its inbound messages in order: once it has answered a resend
+        # sent after the birth message, it has had its chance to answer the birth too.
+        events.publish("siaga/v1/lapas/pi-a/resend", '{"from_seq": 1, "to_seq": 1}')
+        assert events.wait_for(lambda s: any(u.get("sent") == "resend" for _, u in s.user))
     finally:
+        events.close()
         running.stop()
     assert [t for t, _, _ in watcher.messages if t != "homeassistant/status"] == []
 

@@ -128,10 +128,21 @@ def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> int:
 
 @pytest.fixture
 def sub(broker: Mosquitto) -> Iterator[Listener]:
-    s = Listener(broker.port, client_id="control-room")
-    time.sleep(0.2)
+    s = Listener(broker.port, client_id="control-room")  # returns once subscribed
     yield s
     s.close()
+
+
+def wait_logged(log: Path, event: str, timeout: float = 15.0) -> bool:
+    """Until the daemon's JSON log has a line with ``event`` (a positive signal)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if f'"event": "{event}"' in log.read_text(errors="replace") or (
+            f'"event":"{event}"' in log.read_text(errors="replace")
+        ):
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def test_a_simulated_scenario_yields_exactly_the_expected_events(
@@ -264,7 +275,7 @@ def test_sighup_with_an_invalid_config_keeps_the_old_one(
         assert sub.wait_for(lambda s: len(s.events()) >= 4, timeout=15)
         config.write_text(config.read_text().replace("warning = 0.8", "warning = 9.0"))
         proc.send_signal(signal.SIGHUP)
-        time.sleep(1.5)
+        assert wait_logged(config.with_name("daemon.log"), "config_reload_rejected")
         assert proc.poll() is None
         assert not any(e["reason"] == "reload" for e in sub.events())
     finally:

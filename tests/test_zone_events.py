@@ -115,3 +115,20 @@ def test_a_stuck_member_is_a_zone_fault_that_names_it(builder: EventBuilder) -> 
     event = build(builder, tr)
     assert event.requires_ack and event.severity.value == "fault"
     assert "Balok atap terpicu terlalu lama" in event.message
+
+
+def test_a_members_own_alarm_in_a_confirming_zone_is_a_vote_not_an_earthquake(
+    builder: EventBuilder,
+) -> None:
+    """A door slam next to one accelerometer: the member's event names no hazard, needs
+    no ack (the zone's would, if it confirmed)."""
+    tr = Transition(42.0, "getar-atap", State.ALARM, State.WARNING, Reason.LEVEL, value=0.08)
+    event = build(builder, replace(tr, zone="gempa-blok-a"))
+    assert "GEMPA" not in event.message and "menunggu konfirmasi zona" in event.message
+    assert not event.requires_ack and builder.votes(replace(tr, zone="gempa-blok-a"))
+
+
+def test_a_call_point_in_a_confirming_zone_is_never_a_mere_vote(builder: EventBuilder) -> None:
+    tr = Transition(46.0, "titik-dapur", State.ALARM, State.NORMAL, Reason.MANUAL, zone="dapur")
+    event = build(builder, tr)
+    assert event.requires_ack and "titik panggil manual" in event.message

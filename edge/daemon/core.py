@@ -239,7 +239,7 @@ class Core:
                 # what the sensor really was before this start (never a drill's state)
                 tr = replace(tr, previous=self.courier.real_state(tr.sensor) or tr.previous)
             test = not drill and self.walk.in_test(tr.sensor, tr.t)
-            alarm = tr.state is State.ALARM and not drill and not test
+            alarm = tr.state is State.ALARM and not (drill or test or self.builder.votes(tr))
             wall = wall_at(self.clock, tr.t)
             build = self.builder.sensor_build(tr, wall, drill=drill, test=test)
             event = self._record(build, alarm_at=tr.t if alarm else None)
