@@ -1171,8 +1171,14 @@ def config_path(explicit: str | Path | None) -> Path:
 def load_config(path: str | Path | None = None) -> SiagaConfig:
     """Read, merge with the environment and validate; raise ConfigError on any problem."""
     file = config_path(path)
+    return validate_config(read_config_file(file), file)
+
+
+def read_config_file(file: Path) -> dict[str, Any]:
+    """A config file's TOML, or ConfigError with a sentence for what went wrong reading it
+    (the device's and the station's config alike)."""
     try:
-        data = read_toml(file)
+        return read_toml(file)
     except FileNotFoundError:
         raise ConfigError(file, [("", "no such file")]) from None
     except PermissionError:
@@ -1183,7 +1189,6 @@ def load_config(path: str | Path | None = None) -> SiagaConfig:
         raise ConfigError(file, [("", exc.strerror or str(exc))]) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(file, [("", f"not UTF-8 text ({exc.reason})")]) from None
-    return validate_config(data, file)
 
 
 BOM = "\ufeff"

@@ -8,7 +8,6 @@ exit 2), exactly as the device's is.
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,6 +28,7 @@ from edge.config import (
     MqttConfig,
     Strict,
     describe_errors,
+    read_config_file,
 )
 from edge.payloads import Hazard
 
@@ -182,20 +182,7 @@ def station_config_path(explicit: str | Path | None) -> Path:
 def load_station_config(path: str | Path | None = None) -> StationConfig:
     """Read, merge with the environment and validate; ConfigError names file, field, reason."""
     file = station_config_path(path)
-    try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(file, [("", "no such file")]) from None
-    except PermissionError:
-        raise ConfigError(file, [("", "permission denied")]) from None
-    except IsADirectoryError:
-        raise ConfigError(file, [("", "is a directory, not a config file")]) from None
-    except OSError as exc:
-        raise ConfigError(file, [("", exc.strerror or str(exc))]) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(file, [("", f"not UTF-8 text ({exc.reason})")]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(file, [("", f"not valid TOML: {exc}")]) from None
+    data = read_config_file(file)
     try:
         return StationConfig(**data)
     except ValidationError as exc:
