@@ -191,3 +191,115 @@ def test_a_walk_of_time_wakes_the_loop_for_the_heartbeat_and_nothing_else(core: 
     assert core.daemon.sleep_for(now) <= 1.0  # never longer than the idle wake
     core.step(30.0)
     assert len(core.link.on("/heartbeat")) == beats + 1
+
+
+# ---------------------------------------------------------------------- walk tests, zones
+
+
+def test_a_walk_test_flags_its_events_never_sounds_never_repeats_and_ends_by_itself(
+    tmp_path: Path, mock_factory: MockFactory
+) -> None:
+    c = Core(config(tmp_path, alerts__repeat_s=60.0), mock_factory)
+    c.connect()
+    c.puback_all()
+    c.daemon.walk_test_start(["smoke-1"], 1.0, "teknisi")
+    pin, siren = c.factory.pin("GPIO17"), c.factory.pin("GPIO27")
+    pin.drive_low()
+    c.step()
+    c.puback_all()
+    alarm = c.link.events()[-1]
+    assert (alarm["state"], alarm["test"], alarm["requires_ack"]) == ("alarm", True, False)
+    assert "UJI" in alarm["message"] and not siren.state
+    assert all(not p.json()["test"] for p in c.link.on("/state/smoke-1"))  # never retained
+    pin.drive_high()
+    c.step(59.0)
+    c.puback_all()
+    assert [e["seq"] for e in c.link.events()].count(alarm["seq"]) == 1  # never repeated
+    c.step(2.0)  # the minute is up: the test ends by itself
+    markers = [e for e in c.link.events() if e["sensor"] == "_device" and e["reason"] == "test"]
+    assert len(markers) == 2 and all(m["test"] for m in markers)
+    assert not c.daemon.walk.in_test("smoke-1", c.clock.monotonic())
+    names = [name for _, name, _ in c.daemon.outbox.audit_log()]
+    assert names.count("walk_test_start") == 1 and names.count("walk_test_end") == 1
+    pin.drive_low()  # back in real service: a real alarm, with the siren
+    c.step()
+    assert c.link.events()[-1]["test"] is False and c.link.events()[-1]["requires_ack"]
+    assert siren.state
+    c.stop()
+
+
+def test_a_sensor_still_in_alarm_when_its_walk_test_ends_is_published_as_real(
+    tmp_path: Path, mock_factory: MockFactory
+) -> None:
+    c = Core(config(tmp_path), mock_factory)
+    c.connect()
+    c.puback_all()
+    c.daemon.walk_test_start(["smoke-1"], 1.0, "teknisi")
+    c.factory.pin("GPIO17").drive_low()
+    c.step(61.0)
+    c.puback_all()
+    real = max(
+        (e for e in c.link.events() if e["sensor"] == "smoke-1" and not e["test"]),
+        key=lambda e: e["seq"],
+    )
+    assert (real["state"], real["previous"], real["requires_ack"]) == ("alarm", "normal", True)
+    assert max(s["seq"] for s in retained(c)) == real["seq"]
+    c.stop()
+
+
+def zone_config(tmp_path: Path) -> Any:
+    def detector(i: int) -> dict[str, Any]:
+        return {
+            "id": f"smoke-{i}",
+            "kind": "smoke",
+            "name": f"Dapur {i}",
+            "input": {"type": "digital", "pin": f"GPIO{16 + i}", "active_low": True},
+        }
+
+    zone = {
+        "id": "dapur",
+        "members": ["smoke-1", "smoke-2"],
+        "rule": "two_detector",
+        "confirm_s": 60.0,
+        "latch": True,
+    }
+    return config(tmp_path, sensors=[detector(1), detector(2)], zones=[zone])
+
+
+def test_a_two_detector_zone_pre_alarms_on_one_and_alarms_on_the_second(
+    tmp_path: Path, mock_factory: MockFactory
+) -> None:
+    c = Core(zone_config(tmp_path), mock_factory)
+    c.connect()
+    siren = c.factory.pin("GPIO27")
+    c.factory.pin("GPIO17").drive_low()
+    c.step()
+    zone = [e for e in c.link.events() if e["sensor"] == "dapur"]
+    assert (zone[-1]["state"], zone[-1]["reason"]) == ("warning", "confirming")
+    member = [e for e in c.link.events() if e["sensor"] == "smoke-1"][-1]
+    assert member["zone"] == "dapur" and not member["requires_ack"] and not siren.state
+    c.factory.pin("GPIO18").drive_low()
+    c.step()
+    zone = [e for e in c.link.events() if e["sensor"] == "dapur"]
+    assert zone[-1]["state"] == "alarm" and zone[-1]["requires_ack"] and siren.state
+    c.stop()
+
+
+def test_a_latched_zone_stays_in_alarm_until_acknowledged_after_the_smoke_clears(
+    tmp_path: Path, mock_factory: MockFactory
+) -> None:
+    c = Core(zone_config(tmp_path), mock_factory)
+    c.connect()
+    for pin in ("GPIO17", "GPIO18"):
+        c.factory.pin(pin).drive_low()
+    c.step()
+    for pin in ("GPIO17", "GPIO18"):
+        c.factory.pin(pin).drive_high()
+    c.step(120.0)
+    zone = [e for e in c.link.events() if e["sensor"] == "dapur"]
+    assert zone[-1]["state"] == "alarm"  # the smoke is gone, the latch holds
+    c.puback_all()
+    c.inbound(ACK, json.dumps({"event_id": zone[-1]["id"], "by": "Sari"}))
+    zone = [e for e in c.link.events() if e["sensor"] == "dapur"]
+    assert zone[-1]["state"] == "normal"
+    c.stop()
