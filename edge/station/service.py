@@ -38,7 +38,7 @@ from edge.station.ingest import BrokerLink, Delivery
 from edge.station.messages import parse
 from edge.station.recorder import Changes, Inbound, Publish, Recorder
 from edge.station.sites import SiteBook
-from edge.station.web import board_app, session_secret
+from edge.station.web import board_app, closing, session_secret
 
 log = logs.get("station")
 
@@ -164,7 +164,7 @@ class StationService:
         if self.listener is not None:
             self.listener.start()
         http = self.config.http
-        app = board_app(self.ports(), session_secret(http, self.archive))
+        self.app = app = board_app(self.ports(), session_secret(http, self.archive))
         self.http = HttpServer(
             app, http.host, http.port, cert_file=http.cert_file, key_file=http.key_file
         )
@@ -179,6 +179,7 @@ class StationService:
             self._turn(block=False)  # what already arrived: commit and acknowledge it
             for link in self.links.values():
                 link.stop()
+            closing(app)
             self.http.stop()
             if self.listener is not None:
                 self.listener.stop()

@@ -14,6 +14,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 STARTUP_TIMEOUT_S = 15.0
+GRACE_S = 1
 
 
 class HttpServer:
@@ -35,6 +36,9 @@ class HttpServer:
             lifespan="off",
             ssl_certfile=cert_file,
             ssl_keyfile=key_file,
+            # Live streams (the board's, /api/stream) never end by themselves: at stop,
+            # give requests this long, then cut them (the pages reconnect on their own).
+            timeout_graceful_shutdown=GRACE_S,
         )
         self.scheme = "https" if cert_file is not None else "http"
         self.server = uvicorn.Server(config)

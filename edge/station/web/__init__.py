@@ -8,7 +8,12 @@ from starlette.applications import Starlette
 from edge.station.http import StationPorts, create_app
 from edge.station.web.queries import session_secret
 
-__all__ = ["board_app", "session_secret"]
+__all__ = ["board_app", "closing", "session_secret"]
+
+
+def closing(app: Starlette) -> None:
+    """The station is stopping: end the board's live streams (any thread)."""
+    app.state.board.feed.close()
 
 
 def board_app(ports: StationPorts, secret: bytes) -> Starlette:

@@ -81,11 +81,26 @@ class BoardFeed:
         self.backlog = Backlog()
         self._changed: asyncio.Condition | None = None
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.closed = False
+
+    def close(self) -> None:
+        """From any thread, before the server stops: every stream ends cleanly."""
+        self.closed = True
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # its loop is gone already
+                self._loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._wake()))
+
+    async def _wake(self) -> None:
+        assert self._changed is not None
+        async with self._changed:
+            self._changed.notify_all()
 
     async def start(self) -> None:
         """Listen from now on (on the server's event loop, by the first page); returns
         once subscribed, so a snapshot taken after it misses no later change."""
         if self._task is None:
+            self._loop = asyncio.get_running_loop()
             self._changed = asyncio.Condition()
             subscribed = asyncio.Event()
             self._task = asyncio.get_running_loop().create_task(self._pump(subscribed))
@@ -116,7 +131,11 @@ class BoardFeed:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
                     self._changed.wait_for(
-                        lambda: self.backlog.epoch != epoch or self.backlog.version > version
+                        lambda: (
+                            self.closed
+                            or self.backlog.epoch != epoch
+                            or self.backlog.version > version
+                        )
                     ),
                     timeout,
                 )

@@ -116,6 +116,8 @@ WORDS: dict[str, dict[str, str]] = {
     "ended_by_drill": {"id": "ditutup akhir latihan", "en": "ended with the drill"},
     "view_how_board": {"id": "di papan", "en": "on the board"},
     "view_how_detail": {"id": "rincian dibuka", "en": "detail opened"},
+    "view_how_ack": {"id": "saat ditanggapi", "en": "when acknowledged"},
+    "view_how_close": {"id": "saat ditutup", "en": "when closed"},
     "marker": {"id": "Penanda", "en": "Marker"},
     "fire": {"id": "KEBAKARAN", "en": "FIRE"},
     "gas": {"id": "GAS", "en": "GAS"},

@@ -49,7 +49,7 @@ async def stream(request: Request) -> Response:
                 version = e.version
         while True:
             await feed.wait(epoch, version, PING_S)
-            if await request.is_disconnected():
+            if feed.closed or await request.is_disconnected():
                 return
             entries = backlog.after(backlog.event_id(version) if epoch == backlog.epoch else None)
             if entries is None:

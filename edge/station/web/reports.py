@@ -11,7 +11,8 @@ it to the station is shown apart as ``delivery_s``):
 
 - ``first_view``: the first time a logged-in operator saw it: the alarm **shown on a
   logged-in board** (the page reports each row it rendered while visible) or its detail
-  page opened, whichever came first, and by whom;
+  page opened, whichever came first, and by whom (an ack or close before any such report
+  counts as the view: whoever acted saw it);
 - ``ack``: the first operator acknowledgement (the audit), and by whom;
 - ``confirmed``: the device's receipt for it (what makes it handled);
 - ``close``: closed, by whom, with the note.
@@ -84,9 +85,12 @@ def alarm_timing(
 ) -> dict[str, Any]:
     """One alarm's response times (see the module doc); ``audit``: rows targeting it."""
     start = alarm.first_at
-    view = _first(audit, "view")
     ack = _first(audit, "ack")
     close = _first(audit, "close")
+    # An operator who acknowledged or closed it saw it, whether or not the board's
+    # report of the view came in first.
+    seen = [r for r in audit if r["action"] in ("view", "ack", "close")]
+    view = min(seen, key=lambda r: r["at"]) if seen else None
     took = [r for r in receipts if r["accepted"]]
     confirmed_at = (
         max((r["at"] for r in took), default=None) if alarm.ack.value == "confirmed" else None
@@ -106,7 +110,7 @@ def alarm_timing(
         else {
             "at": view["at"],
             "by": view["actor"],
-            "how": view["detail"].get("how", ""),
+            "how": view["detail"].get("how", "") if view["action"] == "view" else view["action"],
             "after_s": _after(start, view["at"]),
         },
         "ack": None

@@ -209,6 +209,10 @@
   // ---------------------------------------------------------------- the stream
 
   function apply(kind, data, id) {
+    if (state.fresh) {
+      document.body.dataset.resumed = kind === "snapshot" ? "snapshot" : "changes";
+      state.fresh = false;
+    }
     if (kind === "snapshot") {
       state.alarms = new Map(data.alarms.map((a) => [a.alarm_id, a]));
       state.sites = data.sites;
@@ -258,6 +262,7 @@
     const url = "/board/stream" + (state.lastId ? "?last=" + encodeURIComponent(state.lastId) : "");
     const es = new EventSource(url);
     state.source = es;
+    state.fresh = true;
     for (const kind of ["snapshot", "alarm", "sites", "health"]) {
       es.addEventListener(kind, (e) => { heard(); apply(kind, JSON.parse(e.data), e.lastEventId); });
     }
@@ -285,6 +290,7 @@
     document.getElementById("clock").textContent = Siaga.hms(new Date(stationNow()).toISOString());
     attention();
   }, 1000);
+  state.reconnect = connect;
   Tone.init();
   connect();
 })();
