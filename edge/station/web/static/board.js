@@ -22,6 +22,7 @@
   };
   window.__board = state;          // for tests and the benchmark
   window.__rendered = {};          // alarm_id -> epoch ms when its row was first on screen
+  window.__shown = {};             // last_event_id -> epoch ms when a row first showed it
 
   function loadSilence() {
     try {
@@ -108,6 +109,7 @@
     const stamp = performance.timeOrigin + performance.now();
     for (const a of all) {
       if (!(a.alarm_id in window.__rendered)) window.__rendered[a.alarm_id] = stamp;
+      if (!(a.last_event_id in window.__shown)) window.__shown[a.last_event_id] = stamp;
       if (!state.reported.has(a.alarm_id)) state.pendingSeen.add(a.alarm_id);
     }
     attention();
