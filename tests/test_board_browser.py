@@ -221,7 +221,9 @@ def test_the_board_fits_a_wall_and_a_desk_screen(
         device = Device(broker.port)
         for n in range(1, 6):
             device.send(event(n, sensor=f"smoke-{n}"))
+        device.send(event(6, sensor="smoke-9", drill=True))
         browser.until(lambda: len(browser.rows()) == 5, what="five rows")
+        browser.until(lambda: browser.rows("drill"), what="the drill row")
         width = browser.js("return document.documentElement.scrollWidth")
         inner = browser.js("return window.innerWidth")
         assert width <= inner, f"a horizontal scroll bar at {size}"

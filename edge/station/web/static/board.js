@@ -79,7 +79,7 @@
       `class="hz-${E(a.hazard)} hc-${a.hazard_class}${a.active ? "" : " cleared"}">` +
       `<td class="hazard">${tag}${E(hazardWord(a))}</td>` +
       `<td class="site" title="${E(a.site)}/${E(a.device)}">${E(a.site_name)}${marker}</td>` +
-      `<td class="place" title="${E(a.message)}">${E(a.place || a.sensor)}</td>` +
+      `<td class="place" title="${E(a.message)}">${E(a.sensor === "_site" ? "—" : a.place || a.sensor)}</td>` +
       `<td class="state st-${E(a.state)}">${E(a.state)}</td>` +
       `<td>${E(a.stage || "—")}</td><td class="num">${E(value(a))}</td>` +
       `<td class="t">${E(Siaga.hms(a.first_at))}</td><td class="t">${E(Siaga.hms(a.last_at))}</td>` +
