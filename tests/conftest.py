@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ from harness import Listener
 sys.path.insert(0, str(Path(__file__).parent))
 
 from broker import Mosquitto
+from browserkit import Chromium, browsers
 from pg import Postgres
 
 from edge import logs
@@ -91,3 +92,16 @@ def broker_pair() -> Iterator[tuple[Mosquitto, Mosquitto]]:
     finally:
         first.close()
         second.close()
+
+
+@pytest.fixture
+def browser_factory() -> Iterator[Callable[..., Chromium]]:
+    """Real headless Chromiums (Debian's, through the system chromedriver); each one quit
+    and its processes killed by PID at the end."""
+    with browsers() as make:
+        yield make
+
+
+@pytest.fixture
+def browser(browser_factory: Callable[..., Chromium]) -> Chromium:
+    return browser_factory()

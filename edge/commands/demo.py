@@ -4,13 +4,19 @@ Starts mosquitto on a free loopback port (unless ``--broker``), runs ``siaga-edg
 --simulate`` on the example config with the built-in scenario (a fire, a flood, an
 earthquake and a fence climb the example calls an intrusion),
 and shows the control room's console (``siaga-edge console``) receiving the alerts: its
-live board on a terminal, one line per event otherwise. Stops cleanly after
-``--duration`` seconds and says whether every event arrived, in order.
+live board on a terminal, one line per event otherwise. Beside it a **station** on SQLite
+(``siaga-edge station run`` on the example station config) serves the operators' board;
+a demo operator is created and the board's URL and login are printed, so the whole path
+from a pin to an operator's screen is there on the first run. Stops cleanly after
+``--duration`` seconds (on a terminal, the station stays up until Enter) and says whether
+every event arrived, in order.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -33,10 +39,13 @@ from edge.config import MqttConfig
 from edge.console.app import ConsoleSession, wait_connected
 from edge.console.board import Board, Update
 from edge.console.render import render_board
-from edge.localbroker import Mosquitto
+from edge.localbroker import Mosquitto, free_port
 from edge.simulate import DEMO_SCENARIO, load_scenario
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "data" / "config.example.toml"
+STATION_CONFIG = Path(__file__).resolve().parents[1] / "data" / "station.example.toml"
+DEMO_USER = "demo"
+DEMO_PASSWORD = "siaga-demo"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,6 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--broker", help="use this broker instead of starting one (mqtt://host:port)"
     )
     parser.add_argument("--scenario", type=Path, default=DEMO_SCENARIO, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--no-station", action="store_true", help="only the daemon and the console, no web board"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
             "SIAGA_CONTROL__SOCKET": str(work / "control.sock"),
         }
     )
+    station = None if args.no_station else _Station(url, work, console)
     feed = _Feed(url, console)
     log_path = work / "daemon.log"
     console.print(
@@ -111,9 +124,67 @@ def run(args: argparse.Namespace) -> int:
                 code = daemon.wait()
     time.sleep(0.5)
     feed.close()
+    result = feed.summary(code, log_path)
+    if station is not None:
+        if sys.stdin.isatty():
+            console.print(f"[bold]board[/] still at {station.url}: press Enter to stop")
+            with contextlib.suppress(EOFError, KeyboardInterrupt):
+                input()
+        station.close()
     if broker is not None:
         broker.close()
-    return feed.summary(code, log_path)
+    return result
+
+
+class _Station:
+    """``siaga-edge station run`` on SQLite in the demo's folder, with a demo operator."""
+
+    def __init__(self, url: str, work: Path, console: Console) -> None:
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.env = dict(os.environ)
+        self.env.update(
+            {
+                "SIAGA_STATION_MQTT__URLS": json.dumps([url]),
+                "SIAGA_STATION_MQTT__CLIENT_ID": f"siaga-demo-station-{os.getpid()}",
+                "SIAGA_STATION_DATABASE__URL": f"sqlite:///{work}/station.sqlite3",
+                "SIAGA_STATION_HTTP__LISTEN": f"127.0.0.1:{port}",
+                "SIAGA_STATION_LOGGING__FORMAT": "json",
+            }
+        )
+        command = [sys.executable, "-m", "edge", "station"]
+        config = ["-c", str(STATION_CONFIG)]
+        subprocess.run(
+            [*command, "user", "add", DEMO_USER, "--role", "operator", *config],
+            input=DEMO_PASSWORD + "\n",
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        self.log = work / "station.log"
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [*command, "run", *config], env=self.env, stdout=out, stderr=out
+            )
+        deadline = time.monotonic() + 20
+        while b"station_ready" not in self.log.read_bytes() and time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        console.print(
+            f"[bold]station[/] the operators' board: [bold]{self.url}[/]  login "
+            f"[bold]{DEMO_USER}[/] / [bold]{DEMO_PASSWORD}[/] (logs in {self.log})"
+        )
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
 
 
 class _Feed:

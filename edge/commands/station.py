@@ -44,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     export = command("export", "every archived event, by site, device, seq")
     export.add_argument("--since", metavar="ISO8601", help="received at or after this time")
     export.add_argument("--json", action="store_true", help="each event's payload plus received_at")
+    from edge.commands import station_report
+
+    station_report.add_arguments(command("report", "shift handover, drill reports"), config_help)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         "check-config": _check,
         "user": _user,
         "export": _export,
+        "report": _report,
     }[args.station_command]
     try:
         return handler(args, config)
@@ -139,6 +143,12 @@ def _user(args: argparse.Namespace, config: Any) -> int:
         archive.close()
     print(f"{'created' if new else 'updated'} {args.name} ({args.role})")
     return EXIT_OK
+
+
+def _report(args: argparse.Namespace, config: Any) -> int:
+    from edge.commands import station_report
+
+    return station_report.run(args, config)
 
 
 def _export(args: argparse.Namespace, config: Any) -> int:

@@ -77,6 +77,9 @@ class EventFacts:
     message: str
     ack_word: str | None = None
     """The device's MQTT v5 user property ``ack`` on a re-published event: open|closed."""
+    stage: str | None = None
+    value: float | None = None
+    unit: str = ""
 
     @property
     def category(self) -> str:
@@ -131,6 +134,10 @@ class Alarm:
     """(event id, operator) of acks this station published with no receipt yet."""
     required: int = 0
     """How many events of this episode needed an ack."""
+    stage: str | None = None
+    value: float | None = None
+    unit: str = ""
+    """The newest event's stage, value and unit (what the board shows)."""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -169,6 +176,9 @@ class Alarm:
             "test": self.test,
             "message": self.message,
             "skew": self.skew,
+            "stage": self.stage,
+            "value": self.value,
+            "unit": self.unit,
         }
 
 
@@ -233,6 +243,9 @@ def on_event(
             ack=AckState.CONFIRMED if confirmed else AckState.NONE,
             acked_by=ACKED_ON_DEVICE if confirmed else None,
             acked_at=at if confirmed else None,
+            stage=ev.stage,
+            value=ev.value,
+            unit=ev.unit,
         )
     alarm = latest
     newest = (epoch, ev.seq) >= (alarm.epoch, alarm.last_seq)
@@ -250,6 +263,9 @@ def on_event(
             last_seq=ev.seq,
             message=ev.message,
             skew=skewed,
+            stage=ev.stage,
+            value=ev.value,
+            unit=ev.unit,
         )
     alarm = replace(alarm, **changes)
     if ev.requires_ack and ev.ack_word != "closed" and ev.id not in alarm.waiting:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -98,6 +98,27 @@ class DatabaseConfig(Strict):
 
 class HttpConfig(Strict):
     listen: str = Field(default="127.0.0.1:8080", description="host:port the board is served on")
+    cert_file: Path | None = Field(
+        default=None, description="TLS certificate (PEM): the station serves HTTPS itself"
+    )
+    key_file: Path | None = Field(default=None, description="TLS private key (PEM), with cert_file")
+    secret_file: Path | None = Field(
+        default=None,
+        description="Key that signs session cookies; none: one kept in the database",
+    )
+    session_hours: float = Field(
+        default=12.0, gt=0, le=24 * 7, description="A login lasts this long (one shift)"
+    )
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> HttpConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together (both or neither)")
+        return self
+
+    @property
+    def tls(self) -> bool:
+        return self.cert_file is not None
 
     @field_validator("listen")
     @classmethod
@@ -121,6 +142,9 @@ class SiteInfo(Strict):
     name: str = ""
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
+    places: dict[str, str] = Field(
+        default_factory=dict, description="sensor id -> where it is, as the board shows it"
+    )
 
 
 class Procedure(Strict):

@@ -11,6 +11,7 @@ never retains (``events``, ``acked``, ``ack``, ``resend``, ``heartbeat``) is dro
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -194,8 +195,22 @@ def _event(
         requires_ack=head.requires_ack,
         message=head.message,
         ack_word=ack_word if ack_word in ("open", "closed") else None,
+        **_reading(data),
     )
     return EventMsg(site, device, facts, data, raw, user.get("sent"), rest.startswith("state/"))
+
+
+def _reading(data: dict[str, Any]) -> dict[str, Any]:
+    """Stage, value and unit as the board shows them; anything odd is left out, never a
+    reason to drop the event."""
+    stage, value, unit = data.get("stage"), data.get("value"), data.get("unit")
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    finite = number and math.isfinite(float(value))  # type: ignore[arg-type]
+    return {
+        "stage": stage[:64] if isinstance(stage, str) else None,
+        "value": float(value) if finite else None,  # type: ignore[arg-type]
+        "unit": unit[:16] if isinstance(unit, str) else "",
+    }
 
 
 def _first(exc: ValidationError) -> str:

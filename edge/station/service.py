@@ -32,12 +32,13 @@ from edge.station.board import BoardView
 from edge.station.changes import ChangeHub
 from edge.station.config import StationConfig
 from edge.station.health import StationHealth
-from edge.station.http import StationPorts, create_app
+from edge.station.http import StationPorts
 from edge.station.http.server import HttpServer
 from edge.station.ingest import BrokerLink, Delivery
 from edge.station.messages import parse
 from edge.station.recorder import Changes, Inbound, Publish, Recorder
 from edge.station.sites import SiteBook
+from edge.station.web import board_app, closing, session_secret
 
 log = logs.get("station")
 
@@ -135,6 +136,11 @@ class StationService:
         async def events(**query: Any) -> list[dict[str, Any]]:
             return await asyncio.to_thread(lambda: self.reader.events(**query))
 
+        async def audit(actor: str, action: str, target: str, detail: str) -> None:
+            await asyncio.wrap_future(
+                self.submit(lambda: self._audit(actor, action, target, detail))
+            )
+
         return StationPorts(
             config=self.config,
             board=self.board,
@@ -145,6 +151,8 @@ class StationService:
             close=close,
             events=events,
             now=self.now,
+            audit=audit,
+            reader=self.reader,
         )
 
     # ------------------------------------------------------------------ the loop
@@ -156,7 +164,10 @@ class StationService:
         if self.listener is not None:
             self.listener.start()
         http = self.config.http
-        self.http = HttpServer(create_app(self.ports()), http.host, http.port)
+        self.app = app = board_app(self.ports(), session_secret(http, self.archive))
+        self.http = HttpServer(
+            app, http.host, http.port, cert_file=http.cert_file, key_file=http.key_file
+        )
         self.url = self.http.start()
         for link in self.links.values():
             link.start()
@@ -169,6 +180,7 @@ class StationService:
             for link in self.links.values():
                 link.stop()
             self.hub.publish({"kind": "closing"})  # live streams end: the server can stop
+            closing(app)
             self.http.stop()
             if self.listener is not None:
                 self.listener.stop()
@@ -338,6 +350,12 @@ class StationService:
         candidates = candidates or [lk for lk in self.links.values() if lk.subscribed.is_set()]
         if not candidates or not candidates[0].publish(p.topic, p.payload):
             log.warning("not_published", topic=p.topic, reason="no broker connected")
+
+    def _audit(self, actor: str, action: str, target: str, detail: str) -> None:
+        from edge.clock import iso_ms
+
+        with self.archive.write() as tx:
+            tx.audit(iso_ms(self.now()), actor, action, target, detail)
 
     def _operator(self, action: str, alarm_id: str, by: str, note: str) -> dict[str, Any]:
         now = self.now()

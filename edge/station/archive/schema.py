@@ -19,7 +19,7 @@ class Migration:
     """Dialect name -> statements only it runs (after the common ones)."""
 
 
-MIGRATIONS = (
+MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
         (
@@ -125,6 +125,19 @@ MIGRATIONS = (
                    FOR EACH ROW EXECUTE FUNCTION audit_append_only()""",
             ),
         },
+    ),
+)
+
+MIGRATIONS += (
+    Migration(
+        2,
+        (
+            # Station-wide settings every station on the database shares (the key that
+            # signs the board's session cookies, so any of them accepts a login).
+            "CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            "CREATE INDEX audit_by_target ON audit (target, n)",
+            "CREATE INDEX audit_by_at ON audit (at)",
+        ),
     ),
 )
 

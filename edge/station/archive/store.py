@@ -334,6 +334,10 @@ class Archive:
                 self._drop()
                 raise ArchiveDownError(str(exc).strip()) from exc
 
+    def select(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """A read of the caller's own (``?`` placeholders on every backend)."""
+        return self._read(sql, args)
+
     def ping(self) -> bool:
         try:
             self._read("SELECT 1")

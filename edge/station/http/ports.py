@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edge.station.accounts import Account, Accounts
+from edge.station.archive import Archive
 from edge.station.board import BoardView
 from edge.station.changes import ChangeHub
 from edge.station.config import StationConfig
@@ -16,6 +17,10 @@ from edge.station.health import StationHealth
 AlarmAction = Callable[[str, Account, str], Awaitable[dict[str, Any]]]
 """(alarm_id, operator, note) -> the alarm's view after the action, once committed.
 Raises recorder.NotFoundError, alarms.AlarmError or archive.ArchiveDownError."""
+
+AuditWrite = Callable[[str, str, str, str], Awaitable[None]]
+"""(actor, action, target, detail) -> None once the audit row is committed: what the
+board records besides acks and closes (logins, first views, handover notes)."""
 
 EventQuery = Callable[..., Awaitable[list[dict[str, Any]]]]
 """(site=, device=, since=, until=, limit=) -> archived events, newest first."""
@@ -33,4 +38,7 @@ class StationPorts:
     events: EventQuery
     now: Callable[[], float]
     """The station's wall clock (seconds)."""
+    audit: AuditWrite | None = None
+    reader: Archive | None = None
+    """A read-only archive connection for the web side's own queries (history, reports)."""
     extra: dict[str, Any] = field(default_factory=dict)

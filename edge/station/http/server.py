@@ -8,17 +8,26 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
 
 STARTUP_TIMEOUT_S = 15.0
-GRACE_S = 2
+GRACE_S = 1
 """On stop, open live streams get this long to end before they are cut."""
 
 
 class HttpServer:
-    def __init__(self, app: Starlette, host: str, port: int) -> None:
+    def __init__(
+        self,
+        app: Starlette,
+        host: str,
+        port: int,
+        *,
+        cert_file: Path | None = None,
+        key_file: Path | None = None,
+    ) -> None:
         config = uvicorn.Config(
             app,
             host=host,
@@ -26,8 +35,13 @@ class HttpServer:
             log_config=None,
             access_log=False,
             lifespan="off",
+            ssl_certfile=cert_file,
+            ssl_keyfile=key_file,
+            # Live streams (the board's, /api/stream) never end by themselves: at stop,
+            # give requests this long, then cut them (the pages reconnect on their own).
             timeout_graceful_shutdown=GRACE_S,
         )
+        self.scheme = "https" if cert_file is not None else "http"
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="station-http", daemon=True)
         self.host = host
@@ -42,7 +56,7 @@ class HttpServer:
             time.sleep(0.01)
         sock = self.server.servers[0].sockets[0]
         host, port = sock.getsockname()[:2]
-        return f"http://{host}:{port}"
+        return f"{self.scheme}://{host}:{port}"
 
     def stop(self) -> None:
         self.server.should_exit = True
