@@ -84,10 +84,10 @@ def main() -> int:
             )
             time.sleep(0.5)
             quake = hazard(
-                event(3, site="lapas", device="pi-blok-a", sensor="getar-pagar"),
+                event(3, site="lapas", device="pi-blok-a", sensor="getar-fondasi"),
                 "vibration",
                 "earthquake",
-                "GEMPA: getaran kuat di Pagar timur, Tembok timur",
+                "GEMPA: getaran kuat di Fondasi, Blok A",
                 0.42,
                 "g",
             )
