@@ -113,7 +113,7 @@ def test_the_schema_is_migrated_once_and_opening_again_changes_nothing(database_
     first.close()
     again = Archive(database_url).open()
     assert again.version == LATEST
-    assert len(again.table("schema_version")) == 1
+    assert sorted(again.table("schema_version")) == [(v,) for v in range(1, LATEST + 1)]
     again.close()
 
 
