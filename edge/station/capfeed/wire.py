@@ -105,7 +105,12 @@ class CapWire:
         issued: list[str] = []
         if now - self._last_refresh >= REFRESH_EVERY_S:
             self._last_refresh = now
-            issued = self.issuer.refresh(archive, now)
+            try:
+                issued = self.issuer.refresh(archive, now)
+            except ArchiveDownError:
+                raise  # the service's banner and retry
+            except Exception as exc:  # a CAP bug must never stop the station's loop
+                log.error("cap_refresh_failed", error=repr(exc))
             self.issued(issued)
         self._update_push_view()
         return issued
