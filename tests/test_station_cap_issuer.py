@@ -86,6 +86,17 @@ def test_every_alert_is_queued_for_every_partner_in_the_same_transaction(
     assert rows == [("bpbd", first), ("bpbd", cancel)]
 
 
+def test_an_alarm_that_comes_and_goes_numbers_on_and_each_cancel_names_its_own_chain(
+    station: Station,
+) -> None:
+    for seq, state in enumerate(["alarm", "normal", "alarm", "normal"], 1):
+        station.send(event(seq, state), T0 + seq)
+    chain = [from_xml(a) for a in station.alerts(event(1)["id"])]
+    assert [a.msg_type for a in chain] == ["Alert", "Cancel", "Alert", "Cancel"]
+    assert [a.identifier.rsplit(".", 1)[1] for a in chain] == ["1", "2", "3", "4"]
+    assert [r.identifier for r in chain[3].references] == [chain[2].identifier]
+
+
 def test_two_stations_recording_the_same_event_issue_its_alert_once(database_url: str) -> None:
     first, second = Station(database_url, ["bpbd"]), Station(database_url, ["bpbd"])
     try:

@@ -44,6 +44,19 @@ def alerts_of(tx: Tx, alarm_id: str) -> list[str]:
     return [r[0] for r in rows]
 
 
+def chain_of(tx: Tx, alarm_id: str) -> tuple[int, list[str]]:
+    """How many alerts the alarm has, and the XML of its current chain (its last Alert
+    and what followed), oldest first: what an Update or Cancel continues, read in
+    constant time however often the alarm has come and gone."""
+    rows = tx.run(
+        "SELECT n, xml FROM cap_alerts WHERE alarm_id = ? AND n >= (SELECT "
+        "coalesce(max(n), 0) FROM cap_alerts WHERE alarm_id = ? AND msg_type = 'Alert') "
+        "ORDER BY n",
+        (alarm_id, alarm_id),
+    ).fetchall()
+    return (int(rows[-1][0]) if rows else 0), [r[1] for r in rows]
+
+
 def add_alert(
     tx: Tx,
     *,

@@ -19,7 +19,7 @@ from edge import logs
 from edge.cap.compose import CapProfile, Moment, compose, refresh_due
 from edge.cap.decode import from_xml
 from edge.cap.encode import to_xml
-from edge.cap.model import CapAlert, parse_cap_time
+from edge.cap.model import CapAlert, Info, parse_cap_time
 from edge.cap.rules import check_alert
 from edge.station.alarms import Alarm
 from edge.station.archive import Archive, Tx
@@ -31,6 +31,18 @@ log = logs.get("station.cap")
 
 REFRESH_MARGIN = timedelta(minutes=30)
 """An open alarm's last alert is renewed this long before it expires."""
+
+
+def _history(tx: Tx, alarm_id: str) -> list[CapAlert]:
+    """The alarm's alerts as ``compose`` takes them, parsing only the current chain: the
+    earlier chains count (an identifier's position) but say nothing more to it."""
+    count, chain = tables.chain_of(tx, alarm_id)
+    alerts = [from_xml(x.encode()) for x in chain]
+    if count == len(alerts):
+        return alerts
+    info = Info("", (), "", "", "", "", parameters=(("alarm_id", alarm_id),))
+    earlier = CapAlert("", "", "", "Actual", "Cancel", "", infos=(info,))
+    return [earlier] * (count - len(alerts)) + alerts
 
 
 class CapIssuer:
@@ -60,7 +72,7 @@ class CapIssuer:
         if event is None and after.last_event_id:
             stored = tables.event_payload(tx, after.last_event_id)
             event = json.loads(stored) if stored else None
-        previous = [from_xml(x.encode()) for x in tables.alerts_of(tx, after.alarm_id)]
+        previous = _history(tx, after.alarm_id)
         moment_at = facts.when(at, facts.moment_time(0))
         issued = []
         for moment in due:
@@ -84,7 +96,7 @@ class CapIssuer:
                 alarm = tx.alarm(alarm_id)
                 if alarm is None or alarm.closed:
                     continue
-                previous = [from_xml(x.encode()) for x in tables.alerts_of(tx, alarm_id)]
+                previous = _history(tx, alarm_id)
                 if not refresh_due(previous, at, REFRESH_MARGIN):
                     continue
                 stored = tables.event_payload(tx, alarm.last_event_id or "")
