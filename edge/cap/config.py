@@ -100,7 +100,11 @@ class FeedSource(Strict):
 class CapConfig(Strict):
     """``[cap]``: how the station's alerts are addressed, timed and placed."""
 
-    sender: str = Field(min_length=1, description="CAP sender, e.g. 'siaga@polresta-banyuwangi'")
+    sender: str = Field(
+        default="siaga@station",
+        min_length=1,
+        description="CAP sender, e.g. 'siaga@polresta-banyuwangi'; set it: partners key on it",
+    )
     scope: Literal["Public", "Restricted", "Private"] = "Restricted"
     restriction: str = Field(
         default=DEFAULT_RESTRICTION, description="Who may see alerts (scope = Restricted)"

@@ -153,6 +153,12 @@ class PushWorker:
             self._wake[key].set()
         return added
 
+    def wake(self) -> None:
+        """Look at every queue now: alerts were queued elsewhere (in the transaction
+        that issued them, or by another station sharing the database)."""
+        for event in self._wake.values():
+            event.set()
+
     def statuses(self) -> list[PushStatus]:
         return [status_of(self.store, t.key, redact_url(t.url)) for t in self.targets]
 

@@ -20,6 +20,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from edge.cap.config import CapConfig
 from edge.config import (
     SLUG,
     ConfigError,
@@ -150,11 +151,6 @@ class SiteInfo(Strict):
 class Procedure(Strict):
     hazard: Hazard
     steps: list[str] = Field(default_factory=list)
-
-
-class CapConfig(Strict):
-    sender: str = Field(default="siaga@station", description="CAP <sender>")
-    scope: str = Field(default="Restricted", description="CAP <scope>")
 
 
 class StationConfig(BaseSettings):

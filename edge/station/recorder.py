@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from edge import logs
 from edge.clock import iso_ms
@@ -65,12 +65,29 @@ class Changes:
     events: list[tuple[str, str, int, int, str, str, bool]] = field(default_factory=list)
     """(site, device, seq, epoch, sensor, state, real) of every event archived anew."""
     publish: list[Publish] = field(default_factory=list)
+    cap: list[str] = field(default_factory=list)
+    """Identifiers of the CAP alerts this transaction issued (and queued for partners)."""
     dropped: int = 0
     duplicates: int = 0
 
 
 class NotFoundError(LookupError):
     pass
+
+
+class AlarmObserver(Protocol):
+    """Told of every alarm change inside its transaction (the CAP issuer); returns the
+    identifiers of what it wrote there."""
+
+    def changed(
+        self,
+        tx: Tx,
+        before: Alarm | None,
+        after: Alarm,
+        *,
+        event: dict[str, Any] | None,
+        at: str,
+    ) -> list[str]: ...
 
 
 NOTIFY_CHUNK = 120
@@ -114,8 +131,16 @@ class OpenAlarms:
 
 
 class Recorder:
-    def __init__(self, archive: Archive, sites: SiteBook, prefix: str, origin: str = "") -> None:
+    def __init__(
+        self,
+        archive: Archive,
+        sites: SiteBook,
+        prefix: str,
+        origin: str = "",
+        observer: AlarmObserver | None = None,
+    ) -> None:
         self.archive = archive
+        self.observer = observer
         self.sites = sites
         self.prefix = prefix
         self.origin = origin
@@ -294,7 +319,7 @@ class Recorder:
             if latest is not None and not latest.closed:
                 after = alarms.repeated(latest, ev, at=at)
                 if after != latest:
-                    self._put(tx, after, changes, opened)
+                    self._put(tx, after, changes, opened, before=latest, at=at)
             return
         real = not ev.drill and not ev.test and ev.sensor != DEVICE_SENSOR
         epoch = dev.ledger.epoch
@@ -303,12 +328,12 @@ class Recorder:
             log.warning("device_clock_off", site=ev.site, device=ev.device, skew=skewed, ts=ev.ts)
         result = alarms.on_event(latest, ev, epoch=dev.ledger.epoch, at=at, skewed=skewed)
         if result is not None and result != latest:
-            self._put(tx, result, changes, opened)
+            self._put(tx, result, changes, opened, before=latest, at=at, event=msg.payload)
         if ev.drill and ev.sensor == DEVICE_SENSOR and msg.payload.get("reason") == "drill":
             for alarm in list(opened.of(ev.site, ev.device).values()):
                 ended = alarms.drill_ended(alarm, at=at)
                 if ended != alarm:
-                    self._put(tx, ended, changes, opened)
+                    self._put(tx, ended, changes, opened, before=alarm, at=at)
 
     def _receipt(
         self, tx: Tx, msg: ReceiptMsg, at: str, changes: Changes, opened: OpenAlarms
@@ -328,15 +353,28 @@ class Recorder:
             if r.event_id in alarm.waiting or any(p[0] == r.event_id for p in alarm.pending):
                 after = alarms.on_receipt(alarm, r, at=at)
                 if after != alarm:
-                    self._put(tx, after, changes, opened)
+                    self._put(tx, after, changes, opened, before=alarm, at=at)
 
     def _put(
-        self, tx: Tx, alarm: Alarm, changes: Changes, opened: OpenAlarms | None = None
+        self,
+        tx: Tx,
+        alarm: Alarm,
+        changes: Changes,
+        opened: OpenAlarms | None = None,
+        *,
+        before: Alarm | None,
+        at: str,
+        event: dict[str, Any] | None = None,
     ) -> None:
+        """Store the alarm as ``before`` became (None: new); the observer hears of it in
+        this same transaction."""
         tx.put_alarm(alarm)
         changes.alarms[alarm.alarm_id] = alarm
         if opened is not None:
             opened.put(alarm)
+        if self.observer is not None:
+            same = before if before is not None and before.alarm_id == alarm.alarm_id else None
+            changes.cap += self.observer.changed(tx, same, alarm, event=event, at=at)
 
     def _put_device(self, tx: Tx, dev: DeviceSeen) -> None:
         tx.put_device(
@@ -372,7 +410,7 @@ class Recorder:
             detail = json.dumps({"note": note, "events": send}, ensure_ascii=False)
             tx.audit(at, by, "ack", alarm_id, detail)
             if after != alarm:
-                self._put(tx, after, changes)
+                self._put(tx, after, changes, before=alarm, at=at)
             else:
                 changes.alarms[alarm_id] = alarm
             self._announce(tx, changes)
@@ -385,7 +423,7 @@ class Recorder:
             alarm = _locked(tx, alarm_id)
             after = alarms.close(alarm, by=by, at=at, note=note)
             tx.audit(at, by, "close", alarm_id, json.dumps({"note": note}, ensure_ascii=False))
-            self._put(tx, after, changes)
+            self._put(tx, after, changes, before=alarm, at=at)
             self._announce(tx, changes)
         return changes
 
@@ -409,10 +447,10 @@ class Recorder:
                         after = alarms.site_silent_again(latest, at=at, why=t.why)
                     else:
                         after = alarms.silent_site(t.site, t.device, at=at, why=t.why)
-                    self._put(tx, after, changes)
+                    self._put(tx, after, changes, before=latest, at=at)
                 elif latest is not None and is_open:
                     log.info("site_heard_again", site=t.site, device=t.device)
-                    self._put(tx, alarms.site_spoke(latest, at=at), changes)
+                    self._put(tx, alarms.site_spoke(latest, at=at), changes, before=latest, at=at)
                 changes.devices.add((t.site, t.device))
             self._announce(tx, changes)
         return changes

@@ -29,6 +29,7 @@ from edge.station.accounts import Account, Accounts
 from edge.station.archive import Archive, ArchiveDownError
 from edge.station.archive.listen import ChangeListener
 from edge.station.board import BoardView
+from edge.station.capfeed.wire import CapWire
 from edge.station.changes import ChangeHub
 from edge.station.config import StationConfig
 from edge.station.health import StationHealth
@@ -84,7 +85,14 @@ class StationService:
         self.reader = self.archive.reader()
         self.accounts = Accounts(self.reader)
         self.origin = uuid.uuid4().hex[:12]
-        self.recorder = Recorder(self.archive, self.sites, config.mqtt.topic_prefix, self.origin)
+        self.cap = CapWire(config, self.hub, clock=clock)
+        self.recorder = Recorder(
+            self.archive,
+            self.sites,
+            config.mqtt.topic_prefix,
+            self.origin,
+            observer=self.cap.issuer,
+        )
         self.listener = (
             ChangeListener(config.database.url, lambda d: self.inbox.put(_Remote(d)))
             if self.archive.backend == "postgresql"
@@ -153,6 +161,7 @@ class StationService:
             now=self.now,
             audit=audit,
             reader=self.reader,
+            cap=self.cap.ports(),
         )
 
     # ------------------------------------------------------------------ the loop
@@ -169,6 +178,7 @@ class StationService:
             app, http.host, http.port, cert_file=http.cert_file, key_file=http.key_file
         )
         self.url = self.http.start()
+        self.cap.start(self.url)
         for link in self.links.values():
             link.start()
         try:
@@ -182,6 +192,7 @@ class StationService:
             self.hub.publish({"kind": "closing"})  # live streams end: the server can stop
             closing(app)
             self.http.stop()
+            self.cap.stop()
             if self.listener is not None:
                 self.listener.stop()
             self.archive.close()
@@ -281,6 +292,7 @@ class StationService:
             self.hub.publish({"kind": "alarm", "alarm": self.board.alarm_view(alarm, now)})
         if changes.devices:
             self._sites_dirty = True
+        self.cap.issued(changes.cap)
 
     def _remote(self, notes: list[dict[str, Any]]) -> None:
         """Apply what other stations committed: their alarms as stored, their seqs."""
@@ -311,12 +323,14 @@ class StationService:
         changes = Changes()
         changes.alarms = {a.alarm_id: a for a in found}
         self._changed(changes)
+        self.cap.elsewhere()
 
     def _tick(self, now: float) -> None:
         if self.health.database_ok:
             try:
                 self._changed(self.recorder.watch(now, self.health.listening_since))
                 self._changed(self.recorder.gaps(now))
+                self.cap.tick(self.archive, now)
                 days = self.config.database.retain_days
                 if days > 0 and now - self._last_prune >= PRUNE_EVERY_S:
                     self._last_prune = now

@@ -32,6 +32,10 @@ class Dialect(Protocol):
 
     def migration_lock(self, cur: Any, take: bool) -> None: ...
 
+    def try_lease(self, cur: Any, key: str) -> bool:
+        """Take ``key`` for this connection's life unless another connection holds it."""
+        ...
+
     def notify(self, cur: Any, channel: str, payload: str) -> None: ...
 
     def returning_many(self, cur: Any, sql: str, rows: list[tuple[Any, ...]]) -> list[Any]:
@@ -68,6 +72,10 @@ class SqliteDialect:
 
     def migration_lock(self, cur: Any, take: bool) -> None:
         """Migrations run inside BEGIN IMMEDIATE: nothing more to take."""
+
+    def try_lease(self, cur: Any, key: str) -> bool:
+        """One station per SQLite file: it holds every lease."""
+        return True
 
     def notify(self, cur: Any, channel: str, payload: str) -> None:
         """One station per SQLite file: nobody else to tell."""
@@ -110,6 +118,12 @@ class PostgresDialect:
     def migration_lock(self, cur: Any, take: bool) -> None:
         fn = "pg_advisory_lock" if take else "pg_advisory_unlock"
         cur.execute(f"SELECT {fn}(%s)", (self.MIGRATION_LOCK,))
+
+    def try_lease(self, cur: Any, key: str) -> bool:
+        """A session advisory lock: released when the connection ends (a station that
+        dies lets another take over)."""
+        cur.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,))
+        return bool(cur.fetchone()[0])
 
     def notify(self, cur: Any, channel: str, payload: str) -> None:
         """Delivered to every listener when (and only if) the transaction commits."""

@@ -141,4 +141,44 @@ MIGRATIONS += (
     ),
 )
 
+CAP = Migration(
+    3,
+    (
+        # Every CAP alert the station issued, as served and pushed (the chain's memory).
+        """CREATE TABLE cap_alerts (
+            identifier TEXT PRIMARY KEY,
+            alarm_id TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            sent TEXT NOT NULL,
+            sent_at TEXT NOT NULL,
+            msg_type TEXT NOT NULL,
+            expires_at TEXT,
+            xml TEXT NOT NULL,
+            UNIQUE (alarm_id, n))""",
+        "CREATE INDEX cap_alerts_by_sent ON cap_alerts (sent_at)",
+        # Each partner's push queue, in order; a settled row stays as the delivery record.
+        """CREATE TABLE cap_push_queue (
+            position {serial},
+            partner TEXT NOT NULL,
+            identifier TEXT NOT NULL,
+            body TEXT NOT NULL,
+            queued_at TEXT NOT NULL,
+            settled_at TEXT,
+            outcome TEXT,
+            UNIQUE (partner, identifier))""",
+        "CREATE INDEX cap_push_pending ON cap_push_queue (partner, settled_at, position)",
+        """CREATE TABLE cap_push_state (
+            partner TEXT PRIMARY KEY,
+            failures INTEGER NOT NULL,
+            next_attempt_at TEXT,
+            last_attempt_at TEXT,
+            last_delivered_at TEXT,
+            last_error TEXT,
+            delivered BIGINT NOT NULL,
+            rejected BIGINT NOT NULL)""",
+    ),
+)
+
+MIGRATIONS = (*MIGRATIONS, CAP)
+
 LATEST = MIGRATIONS[-1].version

@@ -73,6 +73,10 @@ class Tx:
         self.cur.execute(self.d.sql(sql), args)
         return self.cur
 
+    def run(self, sql: str, args: tuple[Any, ...] = ()) -> Any:
+        """One statement (``?`` placeholders) for the modules keeping their own tables."""
+        return self._x(sql, args)
+
     def insert_event(self, row: dict[str, Any]) -> bool:
         """True when new; an id already archived is left as it is (de-duplication)."""
         cur = self._x(
@@ -235,6 +239,7 @@ class Archive:
         self.dialect = dialect_for(url)
         self.backend = self.dialect.name
         self._conn: Any = None
+        self._leases: set[str] = set()
         self.lock = threading.RLock()
 
     # ------------------------------------------------------------------ connection
@@ -256,6 +261,7 @@ class Archive:
                 with contextlib.suppress(Exception):  # a dead connection: nothing to keep
                     self._conn.close()
                 self._conn = None
+                self._leases.clear()
 
     def _connection(self) -> Any:
         if self._conn is None:
@@ -319,6 +325,7 @@ class Archive:
 
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
+        self._leases.clear()
         if conn is not None:
             with contextlib.suppress(Exception):  # already broken
                 conn.close()
@@ -334,9 +341,25 @@ class Archive:
                 self._drop()
                 raise ArchiveDownError(str(exc).strip()) from exc
 
-    def select(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        """A read of the caller's own (``?`` placeholders on every backend)."""
+    def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Rows of one read (``?`` placeholders), outside any transaction."""
         return self._read(sql, args)
+
+    def lease(self, key: str) -> bool:
+        """Whether this connection holds ``key`` (taken now if free): one station at a
+        time does a job the stations sharing a database must not do twice."""
+        with self.lock:
+            if key in self._leases:
+                return True
+            conn = self._connection()
+            try:
+                got = self.dialect.try_lease(conn.cursor(), key)
+            except self.dialect.down_errors as exc:
+                self._drop()
+                raise ArchiveDownError(str(exc).strip()) from exc
+            if got:
+                self._leases.add(key)
+            return got
 
     def ping(self) -> bool:
         try:

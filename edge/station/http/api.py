@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from starlette.routing import Route
 
 from edge.station.accounts import Role
+from edge.station.http import cap
 from edge.station.http.auth import require
 from edge.station.http.ports import StationPorts
 
@@ -36,7 +37,10 @@ async def index(request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
-    view = _ports(request).health.view()
+    ports = _ports(request)
+    view = ports.health.view()
+    if ports.cap is not None:
+        view["cap_push"] = ports.cap.health()  # a partner down is news, not ill health
     return _json(view, 200 if view["database"] == "ok" else 503)
 
 
@@ -154,4 +158,5 @@ ROUTES = [
     Route("/api/alarms/{alarm_id}/close", close, methods=["POST"]),
     Route("/api/events", events),
     Route("/api/stream", stream),
+    *cap.ROUTES,
 ]

@@ -27,6 +27,21 @@ EventQuery = Callable[..., Awaitable[list[dict[str, Any]]]]
 
 
 @dataclass(frozen=True)
+class CapPorts:
+    """The CAP feed's reads (issue 14): documents as bytes, status as JSON-ready data."""
+
+    feed: Callable[[], Awaitable[bytes]]
+    """The Atom feed, newest first, bounded by ``[cap] feed_limit``."""
+    alert: Callable[[str], Awaitable[bytes | None]]
+    """One alert's XML by identifier; None when the station never issued it."""
+    status: Callable[[], dict[str, Any]]
+    """``{"push": [PushStatus...], "feeds": [FeedStatus...]}`` as last seen."""
+    health: Callable[[], dict[str, str]]
+    """Partner -> idle | sending | retrying (for ``/healthz``)."""
+    atom_type: str = "application/atom+xml"
+
+
+@dataclass(frozen=True)
 class StationPorts:
     config: StationConfig
     board: BoardView
@@ -41,4 +56,5 @@ class StationPorts:
     audit: AuditWrite | None = None
     reader: Archive | None = None
     """A read-only archive connection for the web side's own queries (history, reports)."""
+    cap: CapPorts | None = None
     extra: dict[str, Any] = field(default_factory=dict)

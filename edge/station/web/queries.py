@@ -71,7 +71,7 @@ class BoardQueries:
     # ------------------------------------------------------------------ audit
 
     def audit_of(self, target: str) -> list[dict[str, Any]]:
-        rows = self.archive.select(
+        rows = self.archive.query(
             "SELECT at, actor, action, target, detail FROM audit WHERE target = ? ORDER BY n",
             (target,),
         )
@@ -81,7 +81,7 @@ class BoardQueries:
         self, since: str, until: str, actions: tuple[str, ...] = ()
     ) -> list[dict[str, Any]]:
         which = f" AND action IN ({', '.join('?' for _ in actions)})" if actions else ""
-        rows = self.archive.select(
+        rows = self.archive.query(
             "SELECT at, actor, action, target, detail FROM audit "
             f"WHERE at >= ? AND at < ?{which} ORDER BY n",
             (since, until, *actions),
@@ -96,7 +96,7 @@ class BoardQueries:
 
     def episode(self, alarm: Alarm) -> list[dict[str, Any]]:
         """The events of the alarm's episode, oldest first, each payload + received_at."""
-        rows = self.archive.select(
+        rows = self.archive.query(
             "SELECT payload, received_at FROM events WHERE site = ? AND device = ? "
             "AND sensor = ? AND drill = ? AND test = ? AND received_at >= ? "
             "AND received_at <= ? ORDER BY received_at, seq LIMIT 5000",
@@ -113,7 +113,7 @@ class BoardQueries:
         return [{**json.loads(r[0]), "received_at": r[1]} for r in rows]
 
     def acks_of(self, alarm_id: str) -> list[dict[str, Any]]:
-        rows = self.archive.select(
+        rows = self.archive.query(
             "SELECT event_id, by_name, sent_at FROM acks WHERE alarm_id = ? ORDER BY n",
             (alarm_id,),
         )
@@ -123,7 +123,7 @@ class BoardQueries:
         if not event_ids:
             return []
         marks = ", ".join("?" for _ in event_ids)
-        rows = self.archive.select(
+        rows = self.archive.query(
             "SELECT event_id, by_name, accepted, reason, received_at FROM receipts "
             f"WHERE site = ? AND device = ? AND event_id IN ({marks}) ORDER BY n",
             (site, device, *event_ids),
@@ -149,7 +149,7 @@ class BoardQueries:
         out: list[dict[str, Any]] = []
         offset = 0
         while len(out) < q.limit:
-            rows = self.archive.select(
+            rows = self.archive.query(
                 f"SELECT payload, received_at FROM events {where} "
                 "ORDER BY received_at DESC, seq DESC LIMIT ? OFFSET ?",
                 (*args, SCAN_BATCH, offset),
@@ -173,7 +173,7 @@ class BoardQueries:
         if q.drill is not None:
             clauses.append("category = 'real'" if not q.drill else "category <> 'real'")
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-        rows = self.archive.select(
+        rows = self.archive.query(
             f"SELECT data FROM alarms {where} ORDER BY first_at DESC LIMIT ?",
             (*args, q.limit * 4 if (q.hazard or q.state) else q.limit),
         )
@@ -188,7 +188,7 @@ class BoardQueries:
 
     def alarms_in(self, since: str, until: str) -> list[Alarm]:
         """Every alarm open at some moment of [since, until)."""
-        rows = self.archive.select(
+        rows = self.archive.query(
             "SELECT data FROM alarms WHERE first_at < ? AND (closed = 0 OR last_at >= ?)",
             (until, since),
         )
@@ -205,7 +205,7 @@ class BoardQueries:
 
     def drill_markers(self) -> list[dict[str, Any]]:
         """Every drill start and end marker (``_device`` events flagged drill), oldest first."""
-        rows = self.archive.select(
+        rows = self.archive.query(
             "SELECT payload, received_at FROM events WHERE sensor = ? AND drill = 1 "
             "ORDER BY received_at, seq",
             (DEVICE_SENSOR,),
@@ -218,7 +218,7 @@ class BoardQueries:
         return markers
 
     def drill_alarms(self, site: str, device: str, since: str, until: str) -> list[Alarm]:
-        rows = self.archive.select(
+        rows = self.archive.query(
             "SELECT data FROM alarms WHERE site = ? AND device = ? AND category = 'drill' "
             "AND first_at >= ? AND first_at <= ? ORDER BY first_at",
             (site, device, since, until),
