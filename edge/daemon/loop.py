@@ -69,6 +69,7 @@ from edge.mqtt import LinkHandler, MqttLink, Will
 from edge.outbox import Outbox, StorageError
 from edge.outputs import Annunciator
 from edge.payloads import Ack, Event, Heartbeat, Resend, Status
+from edge.platform.monitor import Probe
 from edge.sdnotify import Notifier
 from edge.sensors import Sample, open_hint
 from edge.topics import Topics
@@ -170,9 +171,10 @@ class Daemon:
         link_factory: LinkFactory = mqtt_link,
         outbox_factory: OutboxFactory = sqlite_outbox,
         control: bool = True,
+        probe: Probe | None = None,
     ) -> None:
-        """``link_factory``/``outbox_factory``: what tests inject; ``control``: whether
-        to serve the local control socket."""
+        """``link_factory``/``outbox_factory``/``probe`` (the Pi's readers): what tests
+        inject; ``control``: whether to serve the local control socket."""
         self.config = config
         self.config_path = config_path
         self.clock = clock
@@ -180,7 +182,7 @@ class Daemon:
         self.notifier = notifier or Notifier()
         self.on_started = on_started
         self._link_factory, self._outbox_factory = link_factory, outbox_factory
-        self._serve_control = control
+        self._serve_control, self._probe = control, probe
         self.inbox = Inbox()
         self.topics = Topics(config.mqtt.topic_prefix, config.site.id, config.site.device)
         self.builder = EventBuilder(config)
@@ -243,7 +245,7 @@ class Daemon:
         self.courier = Courier(
             self.outbox, self.link, self.topics, cfg.mqtt, repeat_s=cfg.alerts.repeat_s, now=now
         )
-        self.health = Health(cfg, now, self.notifier.watchdog_interval())
+        self.health = Health(cfg, now, self.notifier.watchdog_interval(), self._probe)
         self.drills = DrillRunner(self.outbox)
         self.annunciator = Annunciator(cfg.outputs, self.factory)
         replaced = self.recorder.replaced()
@@ -390,6 +392,8 @@ class Daemon:
         damage = self.recorder.damage()
         if damage is not None:
             self._device_event(State.FAULT, Reason.STORAGE, damage)
+        for found in self.health.findings(now):  # the Pi: storage, watchdog, clock, power
+            self._device_event(found.state, found.reason, found.detail)
         if self.health.heartbeat_due(now):
             self._heartbeat(now)
         if not self.link.alive:
