@@ -23,12 +23,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from edge.platform.monitor import Probe
 from edge.clock import Clock, FakeClock, SystemClock
 from edge.config import SiagaConfig
 from edge.daemon import Daemon
 from edge.daemon.inbox import Inbound, LinkUp, Puback
 from edge.mqtt import LinkHandler, Will
+from edge.platform.monitor import Probe
 
 # ---------------------------------------------------------------------- the control room
 
