@@ -63,6 +63,7 @@ CREATE TABLE IF NOT EXISTS audit(ts REAL NOT NULL, event TEXT NOT NULL, detail T
 INSERT OR IGNORE INTO meta(key, value) VALUES ('seq', 0);
 """
 
+
 @dataclass(frozen=True, slots=True)
 class StoreTuning:
     """How the store spends the SD card's writes (docs/operations.md, "SD-card writes").
