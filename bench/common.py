@@ -229,7 +229,7 @@ def config_dict(
     return {
         "site": {"id": site, "device": device},
         "mqtt": {"url": broker_url, "keepalive_s": 15, **(mqtt or {})},
-        "storage": {"path": str(store)},
+        "storage": {"path": str(store), "allow_volatile": True},
         "heartbeat": {"interval_s": 3600},
         "alerts": {"repeat_s": 3600},
         "sensors": sensors,

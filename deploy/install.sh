@@ -22,6 +22,9 @@
 #   --no-users       do not create the siaga user or the gpio/spi groups
 #   --no-venv        do not create the venv or pip-install the package (files only)
 #   --python PATH    the interpreter for the venv (default: python3)
+#   --data-dir DIR   keep the outbox in DIR (a separate writable data partition, e.g.
+#                    /data/siaga-edge under a read-only or overlay root): a unit drop-in
+#                    makes DIR writable for the daemon and points storage.path there
 #   --enable         enable and start the service; refused (exit 1) while the config is
 #                    the untouched example or check-config refuses it
 #   --uninstall      stop, disable and remove the unit, the venv and the command link;
@@ -30,6 +33,9 @@
 set -euo pipefail
 
 readonly UNIT_NAME=siaga-edge.service
+readonly JOURNALD_DROPIN=/etc/systemd/journald.conf.d/siaga-edge.conf
+readonly WATCHDOG_DROPIN=/etc/systemd/system.conf.d/siaga-edge-watchdog.conf
+readonly DATA_DROPIN=/etc/systemd/system/siaga-edge.service.d/data-dir.conf
 readonly SERVICE_USER=siaga
 readonly DEVICE_GROUPS=(gpio spi)
 readonly APT_PACKAGES=(python3-venv python3-lgpio)
@@ -46,6 +52,7 @@ use_venv=yes
 python=python3
 action=install
 enable=no
+data_dir=
 
 say() { printf 'install.sh: %s\n' "$*"; }
 die() {
@@ -68,6 +75,12 @@ while (($#)); do
             shift
             ;;
         --python=*) python=${1#--python=} ;;
+        --data-dir)
+            (($# >= 2)) || die "--data-dir needs a directory"
+            data_dir=$2
+            shift
+            ;;
+        --data-dir=*) data_dir=${1#--data-dir=} ;;
         --no-systemctl) use_systemctl=no ;;
         --no-apt) use_apt=no ;;
         --no-users) use_users=no ;;
@@ -84,6 +97,9 @@ while (($#)); do
 done
 
 [[ -n $root ]] || die "--prefix must not be empty"
+if [[ -n $data_dir && $data_dir != /* ]]; then
+    die "--data-dir must be an absolute path (as seen on the device): $data_dir"
+fi
 if [[ $root != / ]]; then
     mkdir -p -- "$root"
     root=$(cd -- "$root" && pwd)
@@ -242,6 +258,13 @@ files() {
     if put "$REPO/systemd/$UNIT_NAME" "$(path "$UNIT_FILE")" 0644; then changed=yes; fi
     put "$REPO/docs/operations.md" "$(path "$OPT/docs/operations.md")" 0644 || true
 
+    # The card's other writer and the hardware watchdog (docs/operations.md).
+    put "$REPO/deploy/systemd/journald-siaga.conf" "$(path "$JOURNALD_DROPIN")" 0644 || true
+    put "$REPO/deploy/systemd/watchdog-siaga.conf" "$(path "$WATCHDOG_DROPIN")" 0644 || true
+    if [[ -n $data_dir ]]; then
+        data_partition
+    fi
+
     etc=$(path "$ETC")
     if [[ ! -d $etc ]]; then
         install -d -m 0750 -- "$etc"
@@ -271,6 +294,33 @@ files() {
         ln -sfn -- "$target" "$link"
         say "linked $link -> $target"
     fi
+}
+
+# data_partition: the outbox on a writable data partition under a read-only root. The
+# unit stays as shipped; a drop-in adds the directory to the sandbox's writable paths and
+# sets storage.path through the environment (it wins over the config file).
+data_partition() {
+    local dir dropin tmp
+    dir=$(path "$data_dir")
+    if [[ ! -d $dir ]]; then
+        install -d -m 0750 -- "$dir"
+        say "created $dir"
+    fi
+    if id -u "$SERVICE_USER" >/dev/null 2>&1; then
+        chown "$SERVICE_USER:$SERVICE_USER" -- "$dir"
+    fi
+    if on_real_root && command -v findmnt >/dev/null 2>&1; then
+        say "outbox directory $data_dir is on $(findmnt -n -o FSTYPE,SOURCE --target "$data_dir" || echo '?')"
+    fi
+    dropin=$(path "$DATA_DROPIN")
+    tmp=$(mktemp)
+    {
+        printf '# Written by deploy/install.sh --data-dir: the outbox on a data partition.\n'
+        printf '[Service]\nReadWritePaths=%s\n' "$data_dir"
+        printf 'Environment=SIAGA_STORAGE__PATH=%s/outbox.sqlite3\n' "$data_dir"
+    } >"$tmp"
+    if put "$tmp" "$dropin" 0644; then changed=yes; fi
+    rm -f -- "$tmp"
 }
 
 # config_ready: whether the site's config may run; if not, why (in $why).
@@ -349,10 +399,14 @@ uninstall_all() {
     if [[ $use_systemctl == yes ]]; then
         systemctl disable --now --quiet "$UNIT_NAME" 2>/dev/null || true
     fi
-    if [[ -e $unit ]]; then
-        rm -f -- "$unit"
-        say "removed $unit"
-    fi
+    local file
+    for file in "$unit" "$(path "$DATA_DROPIN")" "$(path "$JOURNALD_DROPIN")" \
+        "$(path "$WATCHDOG_DROPIN")"; do
+        if [[ -e $file ]]; then
+            rm -f -- "$file"
+            say "removed $file"
+        fi
+    done
     if [[ $use_systemctl == yes ]]; then
         systemctl daemon-reload
         systemctl reset-failed "$UNIT_NAME" 2>/dev/null || true

@@ -109,7 +109,13 @@ class MqttConfig(Strict):
     cert_file: Path | None = Field(default=None, description="Client certificate (mutual TLS)")
     key_file: Path | None = None
     topic_prefix: str = "siaga/v1"
-    keepalive_s: int = Field(default=15, ge=5, le=3600)
+    keepalive_s: int = Field(
+        default=10,
+        ge=5,
+        le=3600,
+        description="The broker sends the Will 1.5 keepalives after the last packet: "
+        "10 s flags a frozen device within 15 s",
+    )
     protocol: MqttProtocol = Field(default=MqttProtocol.V5, description="'5' or '3.1.1'")
     session_expiry_s: int = Field(
         default=86400, ge=0, description="MQTT v5 session kept by the broker across reconnects"
@@ -175,6 +181,11 @@ class StorageConfig(Strict):
     path: Path = Path("/var/lib/siaga-edge/outbox.sqlite3")
     retain_days: float = Field(default=7.0, gt=0, description="Keep delivered events for resend")
     max_mb: float = Field(default=256.0, gt=0, description="Bound on the store's size")
+    allow_volatile: bool = Field(
+        default=False,
+        description="Accept a store on RAM (tmpfs, overlay root, zram): demos and tests only; "
+        "otherwise a `_device` fault `storage` at start",
+    )
     # Test only (fault injection: a full disk), left out of the schema and the docs:
     # SQLite's max_page_count, so the store fills up after this many pages.
     max_page_count: SkipJsonSchema[int | None] = Field(default=None, ge=1)
@@ -189,6 +200,29 @@ class AlertsConfig(Strict):
 
 class HeartbeatConfig(Strict):
     interval_s: float = Field(default=30.0, gt=0)
+
+
+class PlatformConfig(Strict):
+    """The Raspberry Pi under the daemon: where its firmware and kernel tell power,
+    temperature and the hardware watchdog (docs/operations.md, "Months on a Pi")."""
+
+    throttled_path: Path = Field(
+        default=Path("/sys/devices/platform/soc/soc:firmware/get_throttled"),
+        description="Firmware throttled flags (hex); absent: the hwmon alarm is read",
+    )
+    hwmon_path: Path = Field(
+        default=Path("/sys/class/hwmon"),
+        description="Where the raspberrypi-hwmon device (name rpi_volt, in0_lcrit_alarm) is",
+    )
+    thermal_path: Path = Field(
+        default=Path("/sys/class/thermal/thermal_zone0/temp"), description="CPU temperature"
+    )
+    watchdog_path: Path = Field(
+        default=Path("/sys/class/watchdog"), description="Hardware watchdogs (state, timeout)"
+    )
+    power_poll_s: float = Field(
+        default=2.0, gt=0, le=5.0, description="How often the power flags are read"
+    )
 
 
 class TelemetryConfig(Strict):
@@ -878,6 +912,7 @@ class SiagaConfig(BaseSettings):
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     heartbeat: HeartbeatConfig = Field(default_factory=HeartbeatConfig)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    platform: PlatformConfig = Field(default_factory=PlatformConfig)
     gpio: GpioConfig = Field(default_factory=GpioConfig)
     outputs: OutputsConfig = Field(default_factory=OutputsConfig)
     homeassistant: HomeAssistantConfig = Field(default_factory=HomeAssistantConfig)

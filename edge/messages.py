@@ -192,6 +192,9 @@ FAULT_TEXT = {
         Reason.LATENCY: "alarm terlambat terkirim",
         Reason.LINK: "koneksi terputus",
         Reason.OUTPUTS: "sirene atau lampu status tidak dapat dikendalikan",
+        Reason.POWER: "tegangan catu daya kurang",
+        Reason.WATCHDOG: "watchdog perangkat keras tidak aktif",
+        Reason.CLOCK: "jam tidak tersinkron",
     },
     "en": {
         Reason.NO_DATA: "no data",
@@ -204,6 +207,9 @@ FAULT_TEXT = {
         Reason.LATENCY: "alarm delivered late",
         Reason.LINK: "link lost",
         Reason.OUTPUTS: "the siren or status LED cannot be driven",
+        Reason.POWER: "supply under-voltage",
+        Reason.WATCHDOG: "hardware watchdog not armed",
+        Reason.CLOCK: "clock not synchronised",
     },
 }
 
@@ -293,6 +299,9 @@ def device_message(language: str, reason: Reason, detail: str) -> str:
             Reason.LATENCY: "GANGGUAN PERANGKAT: alarm terlambat",
             Reason.STARTUP: "Perangkat mulai",
             Reason.OUTPUTS: "GANGGUAN PERANGKAT: sirene/lampu status",
+            Reason.POWER: "PERANGKAT: catu daya",
+            Reason.WATCHDOG: "PERANGKAT: watchdog perangkat keras",
+            Reason.CLOCK: "PERANGKAT: jam",
         },
         "en": {
             Reason.STORAGE: "DEVICE FAULT: storage",
@@ -302,6 +311,9 @@ def device_message(language: str, reason: Reason, detail: str) -> str:
             Reason.LATENCY: "DEVICE FAULT: alarm late",
             Reason.STARTUP: "Device started",
             Reason.OUTPUTS: "DEVICE FAULT: siren/status LED",
+            Reason.POWER: "DEVICE: power supply",
+            Reason.WATCHDOG: "DEVICE: hardware watchdog",
+            Reason.CLOCK: "DEVICE: clock",
         },
     }[lang]
     head = heads.get(reason, str(reason))

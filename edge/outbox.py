@@ -1,8 +1,10 @@
 """The durable event store: every event is committed here before MQTT sees it.
 
-SQLite in WAL mode with ``synchronous=FULL``: when ``append`` returns, the event and its
-``seq`` survive a power cut. ``seq`` is assigned inside the same transaction from a
-counter that only ever grows, so it is gap-free per device across restarts.
+SQLite in WAL mode; an event commits with ``synchronous=FULL``: when ``append`` returns,
+the event and its ``seq`` survive a power cut (so does an ack). What may be lost to a power
+cut without breaking at-least-once (delivered marks) commits lighter: :class:`StoreTuning`.
+``seq`` is assigned inside the same transaction from a counter that only ever grows, so
+it is gap-free per device across restarts.
 
 Eviction order when the store is over ``max_mb`` or past ``retain_days``: delivered,
 acknowledged (or never needing an ack) events, oldest first. An undelivered event, or an
@@ -61,10 +63,36 @@ CREATE TABLE IF NOT EXISTS audit(ts REAL NOT NULL, event TEXT NOT NULL, detail T
 INSERT OR IGNORE INTO meta(key, value) VALUES ('seq', 0);
 """
 
+
+@dataclass(frozen=True, slots=True)
+class StoreTuning:
+    """How the store spends the SD card's writes (docs/operations.md, "SD-card writes").
+
+    - ``page_size``: every page a transaction touches is written whole to the WAL (and
+      again at the checkpoint); an event touches about six (its row, the id index, the
+      undelivered index, ``meta``, ``latest``), so 1 KB pages write a quarter of 4 KB ones.
+      A new store only: SQLite cannot change it under WAL without a VACUUM.
+    - ``wal_autocheckpoint``: pages of WAL before they are folded into the database.
+    - ``light_marks``: delivered and last-sent marks and lone audit rows commit with
+      ``synchronous=NORMAL`` (no fsync of their own; the next event's FULL commit or the
+      checkpoint makes them durable). A mark lost in a power cut means the event is sent
+      again after the restart, the same id: at least once allows a duplicate, never a loss.
+      Events and acks stay FULL: an event is durable before it is published, an ack before
+      its receipt.
+    """
+
+    page_size: int = 1024
+    wal_autocheckpoint: int = 400  # ~400 kB of WAL at 1 KB pages, as before at 4 KB
+    light_marks: bool = True
+
+
+TUNED = StoreTuning()
+LEGACY = StoreTuning(page_size=4096, wal_autocheckpoint=100, light_marks=False)
+"""The settings before issue 15 (bench_writes compares both in one run)."""
+
 CLOCK_SLACK_S = 5.0  # a stored time this far ahead of the wall clock means it was set back
 DAMAGED_BY = "(damaged in the store)"  # what a damaged event counts as acknowledged by
 EVICT_BATCH = 500
-WAL_AUTOCHECKPOINT_PAGES = 100  # ~400 kB of WAL, then it is checkpointed
 WAL_SIZE_LIMIT = 1024 * 1024  # what a reset WAL file is truncated back to, at most
 T = TypeVar("T")
 
@@ -101,8 +129,11 @@ class Outbox:
         max_mb: float = 256.0,
         wall: Callable[[], float] = time.time,
         max_page_count: int | None = None,
+        tuning: StoreTuning = TUNED,
     ) -> None:
         self.path = path
+        self.tuning = tuning
+        self._synchronous = "FULL"
         self.retain_s = retain_days * 86400.0
         self.max_bytes = int(max_mb * 1024 * 1024)
         self._wall = wall
@@ -133,12 +164,14 @@ class Outbox:
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         db.text_factory = _lenient_text
         try:
+            db.execute(f"PRAGMA page_size={int(self.tuning.page_size)}")  # a new file only
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
+            self._synchronous = "FULL"
             # A small WAL: SQLite's default lets it reach 4 MB before folding it into the
             # database, and on a nearly full disk the WAL alone fills what is left, after
             # which no checkpoint can grow the database to absorb it: stuck for good.
-            db.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+            db.execute(f"PRAGMA wal_autocheckpoint={int(self.tuning.wal_autocheckpoint)}")
             db.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
             if self._max_page_count is not None:
                 db.execute(f"PRAGMA max_page_count={int(self._max_page_count)}")
@@ -246,10 +279,19 @@ class Outbox:
                     self.db.execute("ROLLBACK")
             raise
 
-    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    def _sync(self, durable: bool) -> None:
+        """FULL (fsync at commit) for what must survive a power cut on its own; NORMAL for
+        what may be lost to one (see :class:`StoreTuning`)."""
+        mode = "FULL" if durable or not self.tuning.light_marks else "NORMAL"
+        if mode != self._synchronous:
+            self.db.execute(f"PRAGMA synchronous={mode}")
+            self._synchronous = mode
+
+    def _write(self, fn: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
         """One write transaction; on a full disk make room once and try again.
 
         Raises :class:`StorageError` when it still cannot be committed."""
+        self._sync(durable)
         try:
             with self._tx() as db:
                 result = fn(db)
@@ -340,7 +382,8 @@ class Outbox:
         self._write(
             lambda db: db.executemany(
                 "UPDATE events SET delivered = ? WHERE seq = ? AND delivered IS NULL", rows
-            )
+            ),
+            durable=False,  # lost to a power cut: sent again, same id (at least once)
         )
 
     def mark_sent(self, seqs: list[int]) -> None:
@@ -348,7 +391,8 @@ class Outbox:
             return
         rows = [(self._wall(), s) for s in seqs]
         self._write(
-            lambda db: db.executemany("UPDATE events SET last_sent = ? WHERE seq = ?", rows)
+            lambda db: db.executemany("UPDATE events SET last_sent = ? WHERE seq = ?", rows),
+            durable=False,  # lost: the repeat comes once more, early
         )
 
     def ack(self, event_id: str, by: str) -> AckResult:
@@ -387,7 +431,9 @@ class Outbox:
 
     def audit(self, event: str, detail: str) -> None:
         try:
-            self._write(lambda db: self._audit(db, event, detail))
+            # Lone audit rows (start, stop, reload, walk tests): local history, made
+            # durable by the next event's commit; the control room has the events.
+            self._write(lambda db: self._audit(db, event, detail), durable=False)
         except (StorageError, sqlite3.Error) as exc:
             log.error("audit_write_failed", audit_event=event, error=str(exc))
 

@@ -147,6 +147,26 @@ class Heartbeat(Outbound):
     storage_ok: bool = True
     storage_error: str | None = None
     cpu_temp_c: float | None = None
+    storage_durable: bool | None = Field(
+        default=None, description="false: the store is on RAM or read-only (a `storage` fault)"
+    )
+    storage_fs: str | None = Field(default=None, description="File system type of the store")
+    watchdog_armed: bool | None = Field(
+        default=None, description="A hardware watchdog is armed (sysfs); null: not known"
+    )
+    watchdog_timeout_s: float | None = None
+    clock_synced: bool | None = Field(
+        default=None, description="The clock is NTP-synchronised; null: not known"
+    )
+    under_voltage: bool | None = Field(
+        default=None, description="Under-voltage now (firmware flags); null: not a Pi"
+    )
+    throttled: bool | None = Field(
+        default=None, description="ARM frequency capped, throttled or at the soft temp limit now"
+    )
+    throttled_flags: str | None = Field(
+        default=None, description="The firmware's get_throttled flags, hex (vcgencmd's)"
+    )
     last_alarm_latency_s: float | None = Field(
         default=None, description="Last alarm: sensor condition to broker PUBACK, minus delay_on"
     )

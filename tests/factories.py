@@ -18,7 +18,7 @@ def smoke_config(broker_url: str, store: Path, **overrides: Any) -> SiagaConfig:
     data: dict[str, Any] = {
         "site": {"id": "lapas", "device": "pi-a"},
         "mqtt": {"url": broker_url, "keepalive_s": 5},
-        "storage": {"path": str(store)},
+        "storage": {"path": str(store), "allow_volatile": True},  # tmp_path may be tmpfs
         "control": {"socket": str(store.parent / "control.sock")},
         "heartbeat": {"interval_s": 1},
         "outputs": {"siren_pin": "GPIO27", "status_led_pin": "GPIO22"},

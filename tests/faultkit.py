@@ -183,6 +183,7 @@ keepalive_s = {keepalive_s}
 
 [storage]
 path = "{store}"
+allow_volatile = true  # tmp_path may be on tmpfs
 {storage_extra}
 
 [alerts]

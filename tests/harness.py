@@ -28,6 +28,7 @@ from edge.config import SiagaConfig
 from edge.daemon import Daemon
 from edge.daemon.inbox import Inbound, LinkUp, Puback
 from edge.mqtt import LinkHandler, Will
+from edge.platform.monitor import Probe
 
 # ---------------------------------------------------------------------- the control room
 
@@ -242,7 +243,14 @@ class Core:
     :class:`FakePublisher`, a real store in ``tmp_path``, real mock pins. The test posts
     messages and calls :meth:`step`; nothing sleeps."""
 
-    def __init__(self, config: SiagaConfig, factory: Any, clock: FakeClock | None = None) -> None:
+    def __init__(
+        self,
+        config: SiagaConfig,
+        factory: Any,
+        clock: FakeClock | None = None,
+        probe: Probe | None = None,
+    ) -> None:
+        """``probe``: the Pi's readers (a fake sysfs tree); None: this machine's."""
         self.clock = clock or FakeClock()
         self.link = FakePublisher()
         self.factory = factory
@@ -254,7 +262,12 @@ class Core:
             return self.link
 
         self.daemon = Daemon(
-            config, self.clock, pin_factory=factory, link_factory=link_factory, control=False
+            config,
+            self.clock,
+            pin_factory=factory,
+            link_factory=link_factory,
+            control=False,
+            probe=probe,
         )
         self.daemon.start()
 

@@ -137,7 +137,7 @@ MISTAKES = [
     ),
     (
         "unknown key (typo)",
-        lambda t: replace(t, "keepalive_s = 30", "keepalive = 30"),
+        lambda t: replace(t, "keepalive_s = 10", "keepalive = 10"),
         "mqtt.keepalive",
     ),
     (

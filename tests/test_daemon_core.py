@@ -17,6 +17,7 @@ from harness import Core
 from edge.clock import FakeClock
 from edge.daemon.courier import FLUSH_MARKS_S
 from edge.daemon.sensor_set import SENSOR_RETRY_S
+from edge.platform.monitor import Probe
 
 STATE = "siaga/v1/lapas/pi-a/state/smoke-1"
 ACK = "siaga/v1/lapas/pi-a/ack"
@@ -303,3 +304,63 @@ def test_a_latched_zone_stays_in_alarm_until_acknowledged_after_the_smoke_clears
     zone = [e for e in c.link.events() if e["sensor"] == "dapur"]
     assert zone[-1]["state"] == "normal"
     c.stop()
+
+
+# ---------------------------------------------------------------------- the Pi under it
+
+
+def pi_probe(tmp_path: Path, mount: str = "ext4") -> tuple[Probe, dict[str, str]]:
+    """A fake sysfs (firmware flags, a watchdog) and a mountinfo with the store on ``mount``."""
+    flags = tmp_path / "get_throttled"
+    flags.write_text("0\n")
+    dog = tmp_path / "watchdog" / "watchdog0"
+    dog.mkdir(parents=True)
+    (dog / "state").write_text("active\n")
+    (dog / "timeout").write_text("15\n")
+    info = f"27 1 0:1 / / rw - ext4 /dev/mmcblk0p2 rw\n30 27 0:2 / {tmp_path} rw - {mount} x rw\n"
+    probe = Probe(mountinfo=lambda: info, clock_synced=lambda: True, judge_host=True)
+    paths = {"throttled_path": str(flags), "watchdog_path": str(tmp_path / "watchdog")}
+    return probe, paths
+
+
+def test_a_store_on_tmpfs_is_a_device_fault_event_and_in_the_heartbeat(
+    tmp_path: Path, mock_factory: MockFactory
+) -> None:
+    probe, paths = pi_probe(tmp_path, mount="tmpfs")
+    store = str(tmp_path / "outbox.sqlite3")
+    cfg = config(tmp_path, platform=paths, storage={"path": store})
+    core = Core(cfg, mock_factory, probe=probe)
+    core.connect()
+    core.step()
+    (fault,) = [e for e in core.link.events() if e["reason"] == "storage"]
+    assert (fault["sensor"], fault["state"]) == ("_device", "fault")
+    assert "not durable" in fault["message"]
+    beat = core.link.on("/heartbeat")[-1].json()
+    assert (beat["storage_durable"], beat["storage_fs"], beat["watchdog_armed"]) == (
+        False,
+        "tmpfs",
+        True,
+    )
+    core.stop()
+
+
+def test_under_voltage_is_a_device_fault_within_5_s_and_normal_after_it_ends(
+    tmp_path: Path, mock_factory: MockFactory
+) -> None:
+    probe, paths = pi_probe(tmp_path)
+    core = Core(config(tmp_path, platform=paths), mock_factory, probe=probe)
+    core.connect()
+    core.step()
+    assert not [e for e in core.link.events() if e["reason"] == "power"]
+    Path(paths["throttled_path"]).write_text("50005\n")
+    core.step(5.0)
+    (fault,) = [e for e in core.link.events() if e["reason"] == "power"]
+    assert (fault["sensor"], fault["state"]) == ("_device", "fault")
+    core.puback_all()
+    Path(paths["throttled_path"]).write_text("50000\n")
+    core.step(30.0)  # past the next heartbeat too
+    states = [e["state"] for e in core.link.events() if e["reason"] == "power"]
+    assert states == ["fault", "normal"]
+    beat = core.link.on("/heartbeat")[-1].json()
+    assert (beat["under_voltage"], beat["throttled_flags"]) == (False, "0x50000")
+    core.stop()

@@ -179,7 +179,7 @@ def test_a_mark_batch_too_big_for_a_full_disk_is_split(tmp_path: Path) -> None:
 def test_a_full_disk_holds_events_in_order_and_commits_them_when_it_takes_them(
     tmp_path: Path,
 ) -> None:
-    box = Outbox(tmp_path / "o.sqlite3", max_page_count=12)
+    box = Outbox(tmp_path / "o.sqlite3", max_page_count=60)
     box.db.execute("PRAGMA synchronous=OFF")
     with pytest.raises(StorageError):
         while True:

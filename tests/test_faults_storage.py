@@ -164,7 +164,11 @@ def test_a_full_store_holds_new_events_reports_it_and_recovers_when_room_returns
     broker: Mosquitto, listener: Listener, tmp_path: Path
 ) -> None:
     store = tmp_path / "outbox.sqlite3"
-    cfg = storm_config(broker.url, store, storage={"path": str(store), "max_page_count": 40})
+    cfg = storm_config(
+        broker.url,
+        store,
+        storage={"path": str(store), "max_page_count": 40, "allow_volatile": True},
+    )
     broker.stop()  # nothing gets delivered, so nothing can be evicted: the store fills
     with running_daemon(cfg, MockFactory()) as device:
         device.storm(150)
@@ -207,7 +211,11 @@ def test_an_alarm_the_full_store_cannot_take_still_sounds_the_siren(
     store = tmp_path / "outbox.sqlite3"
     fill_store(store, pages=40)  # with undelivered events that need no ack: none evictable
     broker.stop()
-    cfg = storm_config(broker.url, store, storage={"path": str(store), "max_page_count": 40})
+    cfg = storm_config(
+        broker.url,
+        store,
+        storage={"path": str(store), "max_page_count": 40, "allow_volatile": True},
+    )
     with running_daemon(cfg, MockFactory()) as device:
         assert not storage_state(device)[0]
         device.smoke_pin.drive_low()
@@ -234,7 +242,7 @@ def test_an_alarm_the_full_store_holds_is_announced_at_once_and_measured_once_wr
     cfg = storm_config(
         broker.url,
         store,
-        storage={"path": str(store), "max_page_count": 40},
+        storage={"path": str(store), "max_page_count": 40, "allow_volatile": True},
         heartbeat={"interval_s": 3600},  # only the extra one can arrive in time
         alerts={"latency_budget_s": 0.5},
     )

@@ -232,3 +232,44 @@ def test_second_full_run_changes_nothing_and_skips_pip(installed: Path) -> None:
     result = install(installed)
     assert "pip install" not in result.stdout
     assert snapshot(installed) == before
+
+
+# ---------------------------------------------------------------- months on a Pi (issue 15)
+
+JOURNALD = "etc/systemd/journald.conf.d/siaga-edge.conf"
+WATCHDOG = "etc/systemd/system.conf.d/siaga-edge-watchdog.conf"
+DATA_DROPIN = "etc/systemd/system/siaga-edge.service.d/data-dir.conf"
+
+
+def test_install_caps_journald_and_arms_the_hardware_watchdog(tmp_path: Path) -> None:
+    install(tmp_path, "--no-venv")
+    assert (tmp_path / JOURNALD).read_bytes() == (
+        REPO / "deploy" / "systemd" / "journald-siaga.conf"
+    ).read_bytes()
+    assert "RuntimeWatchdogSec=15s" in (tmp_path / WATCHDOG).read_text()
+
+
+def test_data_dir_points_the_outbox_at_a_writable_data_partition(tmp_path: Path) -> None:
+    install(tmp_path, "--no-venv", "--data-dir", "/data/siaga-edge")
+    dropin = (tmp_path / DATA_DROPIN).read_text()
+    assert "ReadWritePaths=/data/siaga-edge\n" in dropin
+    assert "Environment=SIAGA_STORAGE__PATH=/data/siaga-edge/outbox.sqlite3\n" in dropin
+    assert (tmp_path / "data" / "siaga-edge").is_dir()
+
+
+def test_a_second_run_with_data_dir_changes_nothing(tmp_path: Path) -> None:
+    install(tmp_path, "--no-venv", "--data-dir", "/data/siaga-edge")
+    before = snapshot(tmp_path)
+    install(tmp_path, "--no-venv", "--data-dir", "/data/siaga-edge")
+    assert snapshot(tmp_path) == before
+
+
+def test_a_relative_data_dir_is_refused(tmp_path: Path) -> None:
+    result = run_install(tmp_path, "--no-venv", "--data-dir", "data")
+    assert result.returncode != 0 and "absolute" in result.stderr
+
+
+def test_uninstall_removes_the_drop_ins(tmp_path: Path) -> None:
+    install(tmp_path, "--no-venv", "--data-dir", "/data/siaga-edge")
+    install(tmp_path, "--uninstall")
+    assert not any((tmp_path / p).exists() for p in (JOURNALD, WATCHDOG, DATA_DROPIN))

@@ -12,7 +12,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from edge.detect.types import State
-from edge.outbox import AckResult, Outbox, StorageError
+from edge.outbox import LEGACY, AckResult, Outbox, StorageError
 
 
 def append(box: Outbox, state: State = State.ALARM) -> int:
@@ -402,3 +402,54 @@ def test_a_second_damaged_store_in_the_same_second_never_overwrites_the_first(
     second = Outbox(path).moved_aside
     assert first is not None and second is not None and first != second
     assert first.read_bytes() == b"not a database" * 100
+
+
+# ---------------------------------------------------------------------- SD-card writes
+
+FULL, NORMAL = 2, 1  # PRAGMA synchronous
+
+
+def synchronous(box: Outbox) -> int:
+    return int(box.db.execute("PRAGMA synchronous").fetchone()[0])
+
+
+def test_a_new_store_has_1_kb_pages(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3")
+    assert box.db.execute("PRAGMA page_size").fetchone()[0] == 1024
+
+
+def test_an_existing_store_keeps_its_page_size(tmp_path: Path) -> None:
+    Outbox(tmp_path / "o.sqlite3", tuning=LEGACY).close()
+    box = Outbox(tmp_path / "o.sqlite3")
+    assert box.db.execute("PRAGMA page_size").fetchone()[0] == 4096
+    assert append(box) == 1
+
+
+def test_an_event_commits_with_a_full_fsync(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3")
+    box.mark_delivered([append(box)])
+    append(box)
+    assert synchronous(box) == FULL
+
+
+def test_delivered_and_sent_marks_commit_without_their_own_fsync(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3")
+    seq = append(box)
+    box.mark_delivered([seq])
+    assert synchronous(box) == NORMAL
+    box.mark_sent([seq])
+    assert synchronous(box) == NORMAL
+
+
+def test_an_ack_commits_with_a_full_fsync_before_its_receipt(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3")
+    box.mark_delivered([append(box)])
+    (event_id,) = box.db.execute("SELECT id FROM events").fetchone()
+    assert box.ack(event_id, "sari") is AckResult.RECORDED
+    assert synchronous(box) == FULL
+
+
+def test_the_legacy_tuning_fsyncs_every_mark(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3", tuning=LEGACY)
+    box.mark_delivered([append(box)])
+    assert synchronous(box) == FULL

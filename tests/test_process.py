@@ -31,6 +31,7 @@ keepalive_s = 5
 
 [storage]
 path = "{store}"
+allow_volatile = true
 
 [heartbeat]
 interval_s = 1

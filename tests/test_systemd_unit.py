@@ -156,3 +156,39 @@ def test_has_no_capabilities() -> None:
 
 def test_is_enabled_for_boot() -> None:
     assert one("Install", "WantedBy") == "multi-user.target"
+
+
+# ---------------------------------------------------------------- the deploy kit's drop-ins
+
+KIT = Path(__file__).resolve().parent.parent / "deploy" / "systemd"
+
+
+def settings(path: Path) -> dict[str, str]:
+    return dict(
+        line.split("=", 1)
+        for line in path.read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    )
+
+
+def seconds(value: str) -> float:
+    match = re.fullmatch(r"(\d+)(s|min)?", value)
+    assert match, value
+    return float(match.group(1)) * (60 if match.group(2) == "min" else 1)
+
+
+def test_the_hardware_watchdog_is_set_within_what_the_pi_can_do() -> None:
+    """The BCM2835 watchdog tops out near 15-16 s: longer leaves it unarmed."""
+    assert 0 < seconds(settings(KIT / "watchdog-siaga.conf")["RuntimeWatchdogSec"]) <= 15
+
+
+def test_journald_is_capped_in_size_and_rate() -> None:
+    journal = settings(KIT / "journald-siaga.conf")
+    assert journal["SystemMaxUse"] == "64M" and journal["RuntimeMaxUse"] == "16M"
+    assert seconds(journal["RateLimitIntervalSec"]) > 0 and int(journal["RateLimitBurst"]) > 0
+
+
+def test_the_unit_sandbox_lets_the_daemon_read_the_platform_facts() -> None:
+    """mountinfo is per process (ProcSubset=pid keeps it); sysfs stays readable."""
+    assert one("Service", "ProcSubset") == "pid"
+    assert "ProtectKernelTunables" in directives("Service")

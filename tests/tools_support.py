@@ -32,6 +32,7 @@ keepalive_s = 5
 
 [storage]
 path = "{tmp}/outbox.sqlite3"
+allow_volatile = true
 
 [control]
 socket = "{tmp}/control.sock"   # the drill and readings channel

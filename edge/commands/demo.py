@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         {
             "SIAGA_MQTT__URL": url,
             "SIAGA_STORAGE__PATH": str(work / "outbox.sqlite3"),
+            "SIAGA_STORAGE__ALLOW_VOLATILE": "true",  # /tmp may be RAM: fine for a demo
             "SIAGA_HEARTBEAT__INTERVAL_S": "5",
             "SIAGA_ALERTS__REPEAT_S": "20",
             "SIAGA_LOGGING__FORMAT": "json",

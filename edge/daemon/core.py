@@ -209,6 +209,8 @@ class Core:
         damage = self.recorder.damage()
         if damage is not None:
             self._device_event(State.FAULT, Reason.STORAGE, damage)
+        for found in self.health.findings(now):  # the Pi: storage, watchdog, clock, power
+            self._device_event(found.state, found.reason, found.detail)
         if self.health.heartbeat_due(now):
             self._heartbeat(now)
         if not self.link.alive:

@@ -1,5 +1,6 @@
 """How the device is doing, and when to say so: heartbeat, telemetry, the systemd
-watchdog, and the latency budget of every real alarm.
+watchdog, the latency budget of every real alarm, and the Pi under it all (the
+:mod:`edge.platform` checks: storage, hardware watchdog, clock, power).
 
 Plain bookkeeping over ``now``: the loop asks what is due, gives the facts (sensor
 states, store figures), and publishes what comes back.
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from edge import __version__, logs, messages
 from edge.clock import iso_ms
@@ -17,18 +17,13 @@ from edge.config import SensorConfig, SiagaConfig
 from edge.daemon.sensor_set import SensorSet
 from edge.outbox import Outbox
 from edge.payloads import Heartbeat, Reading, SensorHealth
+from edge.platform.monitor import PlatformMonitor, Probe
+from edge.platform.power import Finding
 from edge.sensors import Sample
 
 log = logs.get("health")
 
 WATCHDOG_IDLE_S = 10.0  # how often to look again when systemd wants no watchdog
-
-
-def cpu_temperature(path: Path = Path("/sys/class/thermal/thermal_zone0/temp")) -> float | None:
-    try:
-        return int(path.read_text()) / 1000.0
-    except (OSError, ValueError):
-        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +51,16 @@ class StoreFigures:
 
 
 class Health:
-    def __init__(self, config: SiagaConfig, now: float, watchdog_interval_s: float | None) -> None:
+    def __init__(
+        self,
+        config: SiagaConfig,
+        now: float,
+        watchdog_interval_s: float | None,
+        probe: Probe | None = None,
+    ) -> None:
+        """``probe``: the platform's readers (tests give a fake sysfs); None: the real ones."""
         self.config = config
+        self.platform = PlatformMonitor(config, probe or Probe.system(), now)
         self.started = now
         self.watchdog_interval_s = watchdog_interval_s
         self.heartbeat_at = now
@@ -90,8 +93,12 @@ class Health:
         self.watchdog_at = now + (interval / 2 if interval else WATCHDOG_IDLE_S)
         return bool(interval)
 
+    def findings(self, now: float) -> list[Finding]:
+        """``_device`` events the platform checks have for ``now`` (the loop records them)."""
+        return self.platform.poll(now)
+
     def wake_at(self) -> float:
-        times = [self.heartbeat_at, self.watchdog_at]
+        times = [self.heartbeat_at, self.watchdog_at, self.platform.wake_at()]
         if self.telemetry_at is not None:
             times.append(self.telemetry_at)
         return min(times)
@@ -127,6 +134,7 @@ class Health:
                 unit=sensors.configs[sensor_id].unit,
                 age_s=None if sample is None else round(now - sample.t, 3),
             )
+        pi = self.platform.facts()
         return Heartbeat(
             ts=iso_ms(wall),
             version=__version__,
@@ -140,7 +148,15 @@ class Health:
             unacknowledged_alarms=store.unacknowledged_alarms,
             storage_ok=store.ok,
             storage_error=store.error,
-            cpu_temp_c=cpu_temperature(),
+            cpu_temp_c=pi.cpu_temp_c,
+            storage_durable=pi.storage_durable,
+            storage_fs=pi.storage_fs,
+            watchdog_armed=pi.watchdog_armed,
+            watchdog_timeout_s=pi.watchdog_timeout_s,
+            clock_synced=pi.clock_synced,
+            under_voltage=pi.under_voltage,
+            throttled=pi.throttled,
+            throttled_flags=pi.throttled_flags,
             last_alarm_latency_s=self.last_alarm_latency,
         )
 

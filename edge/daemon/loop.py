@@ -42,6 +42,7 @@ from edge.mqtt import LinkHandler, MqttLink, Will
 from edge.outbox import Outbox, StorageError
 from edge.outputs import Annunciator
 from edge.payloads import Status
+from edge.platform.monitor import Probe
 from edge.sdnotify import Notifier
 from edge.sensors import open_hint
 from edge.topics import Topics
@@ -103,14 +104,15 @@ class Daemon(Core):
         link_factory: LinkFactory = mqtt_link,
         outbox_factory: OutboxFactory = sqlite_outbox,
         control: bool = True,
+        probe: Probe | None = None,
     ) -> None:
-        """``link_factory``/``outbox_factory``: what tests inject; ``control``: whether
-        to serve the local control socket."""
+        """``link_factory``/``outbox_factory``/``probe`` (the Pi's readers): what tests
+        inject; ``control``: whether to serve the local control socket."""
         super().__init__(config, clock, pin_factory, notifier or Notifier())
         self.config_path = config_path
         self.on_started = on_started
         self._link_factory, self._outbox_factory = link_factory, outbox_factory
-        self._serve_control = control
+        self._serve_control, self._probe = control, probe
         self.ready = threading.Event()
         self.control: ControlServer | None = None
 
@@ -158,7 +160,7 @@ class Daemon(Core):
         self.courier = Courier(
             self.outbox, self.link, self.topics, cfg.mqtt, repeat_s=cfg.alerts.repeat_s, now=now
         )
-        self.health = Health(cfg, now, self.notifier.watchdog_interval())
+        self.health = Health(cfg, now, self.notifier.watchdog_interval(), self._probe)
         self.drills = DrillRunner(self.outbox)
         self.annunciator = Annunciator(cfg.outputs, self.factory)
         replaced = self.recorder.replaced()

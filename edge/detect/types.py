@@ -48,6 +48,12 @@ class Reason(StrEnum):
     LATENCY = "latency"
     LINK = "link"
     OUTPUTS = "outputs"
+    POWER = "power"
+    """Under-voltage now (fault), over (normal), or seen since boot (warning)."""
+    WATCHDOG = "watchdog"
+    """No hardware watchdog is armed (warning)."""
+    CLOCK = "clock"
+    """The clock is not synchronised (warning), or became so (normal)."""
 
 
 FAULT_REASONS = frozenset(
