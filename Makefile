@@ -44,7 +44,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy --strict edge
 
 unit: $(STAMP) ensure-mosquitto
-	$(BIN)/pytest -m "not faults" $(PYTEST_FLAGS)
+	$(BIN)/pytest -m "not faults" -n 2 $(PYTEST_FLAGS)
 
 test: lint typecheck unit
 

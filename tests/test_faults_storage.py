@@ -167,7 +167,7 @@ def test_a_full_store_holds_new_events_reports_it_and_recovers_when_room_returns
     cfg = storm_config(
         broker.url,
         store,
-        storage={"path": str(store), "max_page_count": 40, "allow_volatile": True},
+        storage={"path": str(store), "max_page_count": 160, "allow_volatile": True},
     )
     broker.stop()  # nothing gets delivered, so nothing can be evicted: the store fills
     with running_daemon(cfg, MockFactory()) as device:
