@@ -105,8 +105,8 @@ def test_a_siaga_variable_for_a_section_that_does_not_exist_is_a_warning() -> No
     ]
     assert got == [
         "SIAGA_NOPE__X: sets nothing: 'nope' is not a config section (alerts, control, gpio, "
-        "heartbeat, homeassistant, logging, mqtt, outputs, platform, sensors, site, storage, telemetry, "
-        "zones); "
+        "heartbeat, homeassistant, logging, mqtt, outputs, platform, sensors, site, storage, "
+        "telemetry, zones); "
         "it is ignored"
     ]
 
