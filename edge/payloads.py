@@ -123,6 +123,11 @@ class Status(Outbound):
     state: Literal["online", "offline"]
     ts: IsoTime
     version: str
+    reason: Literal["running", "stopped", "lost"] = Field(
+        default="running",
+        description="offline: 'stopped' when the device stopped cleanly, 'lost' in its Last "
+        "Will (the broker lost it: frozen, cut off, crashed); 'running' when online",
+    )
 
 
 class SensorHealth(Outbound):

@@ -63,7 +63,7 @@ def link_args(
     cfg: SiagaConfig, topics: Topics, post: Callable[[Message], None], wall: float
 ) -> tuple[MqttConfig, str, LinkHandler, Will, tuple[str, ...]]:
     """The device's MQTT identity: client id, Will (offline, retained), subscriptions."""
-    offline = Status(state="offline", ts=iso_ms(wall), version=__version__)
+    offline = Status(state="offline", ts=iso_ms(wall), version=__version__, reason="lost")
     ha = (homeassistant.status_topic(cfg),) if cfg.homeassistant.enabled else ()
     return (
         cfg.mqtt,
@@ -212,7 +212,9 @@ class Daemon(Core):
                 if not self.courier.connected or self.courier.idle:
                     break
                 self._handle_next(SHUTDOWN_TURN_S)
-            status = Status(state="offline", ts=iso_ms(self.clock.wall()), version=__version__)
+            status = Status(
+                state="offline", ts=iso_ms(self.clock.wall()), version=__version__, reason="stopped"
+            )
             mid = self.link.publish(self.topics.status, status.to_json(), qos=1, retain=True)
             for _ in range(int(STATUS_WAIT_S / SHUTDOWN_TURN_S) if mid is not None else 0):
                 answer = self._handle_next(SHUTDOWN_TURN_S)
