@@ -66,7 +66,7 @@ class EventBuilder:
                 name=cfg.name or cfg.id,
                 location=cfg.location,
                 state=tr.state,
-                zone=str(tr.zone),
+                zone=self.zones[str(tr.zone)].name or str(tr.zone),
             )
         elif tr.reason is Reason.MANUAL and tr.state is State.ALARM:
             message = call_point_message(

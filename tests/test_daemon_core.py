@@ -364,3 +364,32 @@ def test_under_voltage_is_a_device_fault_within_5_s_and_normal_after_it_ends(
     beat = core.link.on("/heartbeat")[-1].json()
     assert (beat["under_voltage"], beat["throttled_flags"]) == (False, "0x50000")
     core.stop()
+
+
+def test_a_drill_votes_through_its_own_zones_as_a_real_event_would(
+    tmp_path: Path, mock_factory: MockFactory
+) -> None:
+    c = Core(zone_config(tmp_path), mock_factory)
+    c.connect()
+    c.daemon.drill_start(
+        {
+            "name": "satu detektor",
+            "scenario": {
+                "duration_s": 2.0,
+                "step": [{"at_s": 0.0, "sensor": "smoke-1", "value": 1.0}],
+            },
+        },
+        "pelatih",
+    )
+    c.step(1.0)
+    drill = [e for e in c.link.events() if e["drill"]]
+    member = [e for e in drill if e["sensor"] == "smoke-1" and e["state"] == "alarm"]
+    zone = [e for e in drill if e["sensor"] == "dapur"]
+    assert member and not member[-1]["requires_ack"]  # one detector is a vote, drill or not
+    assert zone and (zone[-1]["state"], zone[-1]["reason"]) == ("warning", "confirming")
+    assert all(
+        e["sensor"] != "dapur"
+        for e in c.link.events()
+        if not e["drill"] and e["state"] != "normal" and e["reason"] != "startup"
+    )
+    c.stop()

@@ -9,6 +9,7 @@ the drill's transitions and its start and end markers.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,8 +18,10 @@ from pydantic import ValidationError
 from edge import logs, messages
 from edge.config import SiagaConfig
 from edge.control import ControlError
+from edge.detect.build import zones_for
 from edge.detect.machine import SensorMachine
 from edge.detect.types import Transition
+from edge.detect.zones import ZoneSet
 from edge.drill import Drill, DrillError
 from edge.outbox import STORE_ERRORS, Outbox
 from edge.payloads import Event
@@ -44,12 +47,22 @@ class DrillRunner:
         self.count = 0
         self.events: list[Event] = []  # the last drill's events, for `siaga-edge drill`
         self.next_at: float | None = None
+        self.zones = ZoneSet()  # the drill's own: its votes never mix with the real ones
 
     @property
     def machines(self) -> dict[str, SensorMachine]:
         return {} if self.drill is None else self.drill.machines
 
-    def start(self, request: dict[str, Any], who: str, config: SiagaConfig, now: float) -> Started:
+    def start(
+        self,
+        request: dict[str, Any],
+        who: str,
+        config: SiagaConfig,
+        now: float,
+        present: Sequence[Transition] = (),
+    ) -> Started:
+        """``present``: the real sensors' states now; the drill's zones count them for the
+        members the scenario does not play, so a drill votes as a real event would."""
         if self.drill is not None:
             raise ControlError(f"a drill is already running ({self.drill.name})")
         try:
@@ -61,6 +74,11 @@ class DrillRunner:
             drill = Drill(scenario, traces, config, name=str(request.get("name") or "-"))
         except (ValidationError, ScenarioError, DrillError, KeyError, TypeError, ValueError) as exc:
             raise ControlError(f"drill refused: {exc}") from None
+        self.zones = zones_for(config)
+        self.zones.start(now)
+        for tr in present:
+            if tr.sensor not in drill.sensors:
+                self.zones.observe(tr)
         self.drill = drill
         self.count += 1
         self.events = []
@@ -79,7 +97,7 @@ class DrillRunner:
                 "duration_s": drill.duration_s,
                 "sensors": sensors,
             },
-            transitions=drill.start(now),
+            transitions=self.zones.feed_many(drill.start(now)),
             marker=messages.drill_started(
                 config.site.language.value, drill.name, drill.duration_s, sensors
             ),
@@ -95,9 +113,9 @@ class DrillRunner:
             for machine in drill.machines.values():
                 due = machine.deadline()
                 if due is not None and due <= now:
-                    out += machine.tick(now)
-            return out, False
-        out = drill.advance(now)
+                    out += self.zones.feed_many(machine.tick(now))
+            return out + self.zones.tick(now), False
+        out = self.zones.feed_many(drill.advance(now)) + self.zones.tick(now)
         if drill.finished(now):
             return out, True
         self.next_at = max(drill.next_due(), now + DRILL_TICK_S)
@@ -107,7 +125,8 @@ class DrillRunner:
         if self.drill is None or self.next_at is None:
             return None
         deadlines = [d for m in self.drill.machines.values() if (d := m.deadline()) is not None]
-        return min([self.next_at, *deadlines])
+        zone_due = self.zones.deadline()
+        return min([self.next_at, *deadlines, *([zone_due] if zone_due is not None else [])])
 
     def touches(self, sensors: list[str]) -> bool:
         return self.drill is not None and bool(set(self.drill.sensors) & set(sensors))

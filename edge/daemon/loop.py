@@ -249,7 +249,9 @@ class Daemon(Core):
         return self.sensors.tap(sensor, action, self.clock.monotonic())
 
     def drill_start(self, request: dict[str, Any], who: str) -> dict[str, Any]:
-        started = self.drills.start(request, who, self.config, self.clock.monotonic())
+        now = self.clock.monotonic()
+        present = self.sensors.present(now, Reason.DRILL)
+        started = self.drills.start(request, who, self.config, now, present)
         self._device_event(State.NORMAL, Reason.DRILL, started.marker, drill=True)
         self._emit(started.transitions, drill=True)
         return started.answer

@@ -123,12 +123,18 @@ class SensorSet:
             self.rename(plan.config.sensor(sensor_id))
         self.zones = zones_for(plan.config)
         out = self.zones.start(now)
-        for sensor_id, machine in self.machines.items():
-            present = Transition(now, sensor_id, machine.state, machine.state, Reason.RELOAD)
+        for present in self.present(now, Reason.RELOAD):
             out += self.zones.observe(present)
         for sensor_id in plan.changed + plan.added:
             out += self.add(plan.config.sensor(sensor_id), now)
         return out
+
+    def present(self, now: float, reason: Reason) -> list[Transition]:
+        """Each sensor's state as it stands, as a transition to itself (for zones to learn)."""
+        return [
+            Transition(now, sensor_id, m.state, m.state, reason, m.stage, m.value)
+            for sensor_id, m in self.machines.items()
+        ]
 
     def close(self) -> None:
         """Release every pin (the machines stay, for a last look)."""
