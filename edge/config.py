@@ -6,6 +6,7 @@ in full before anything starts: a bad config is refused with the field path and 
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -1343,7 +1344,7 @@ def describe_errors(exc: ValidationError, data: dict[str, Any]) -> list[tuple[st
         cause = error.get("ctx", {}).get("error")
         if isinstance(cause, FieldProblemError):
             path = f"{path}.{cause.field}" if path else cause.field
-        reason = error["msg"].removeprefix("Value error, ")
+        reason = plain_reason(error, data)
         source = _from_env(error["loc"], data)
         if source is not None:
             reason += f" (set by the environment variable {source})"
@@ -1352,6 +1353,62 @@ def describe_errors(exc: ValidationError, data: dict[str, Any]) -> list[tuple[st
 
 
 _INPUT_TAGS = frozenset({"digital", "pulse", "mcp3008", "eol", "hcsr04"})
+
+
+def _known_names(model: type[BaseModel], seen: set[type[BaseModel]] | None = None) -> set[str]:
+    """Every setting name of the config's models, for "did you mean" on a typo."""
+    seen = set() if seen is None else seen
+    if model in seen:
+        return set()
+    seen.add(model)
+    names: set[str] = set()
+    for name, field in model.model_fields.items():
+        names.add(field.alias or name)
+        for arg in _models_in(field.annotation):
+            names |= _known_names(arg, seen)
+    return names
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in getattr(annotation, "__args__", ()) for m in _models_in(arg)]
+
+
+def plain_reason(error: Any, data: dict[str, Any]) -> str:
+    """pydantic's words for the mistakes technicians make, said for a technician."""
+    kind, msg = error["type"], error["msg"].removeprefix("Value error, ")
+    name = str(error["loc"][-1]) if error["loc"] else ""
+    if kind == "extra_forbidden":
+        close = difflib.get_close_matches(name, sorted(_known_names(SiagaConfig)), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"{name!r} is not a setting here (a typo?){hint}"
+    if kind == "string_pattern_mismatch" and SLUG in str(error.get("ctx", {}).get("pattern")):
+        return "use only lower-case letters a-z, digits and single dashes (e.g. 'lapas-banyuwangi')"
+    if kind in ("float_parsing", "int_parsing", "float_type", "int_type"):
+        value = _value_at(error["loc"], data)
+        if isinstance(value, str) and "," in value:
+            return (
+                f"{value!r} is not a number: write decimals with a dot ({value.replace(',', '.')})"
+            )
+        return f"must be a number, not {value!r}" if value is not None else "must be a number"
+    if kind == "missing":
+        return "this setting is required and missing"
+    return str(msg)
+
+
+def _value_at(loc: tuple[Any, ...], data: Any) -> Any:
+    node = data
+    for part in loc:
+        if (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and part < len(node)
+        ):
+            node = node[part]
+        elif isinstance(node, dict) and part in _INPUT_TAGS:
+            continue
+        else:
+            return None
+    return node
 
 
 def field_path(loc: tuple[int | str, ...], data: dict[str, Any]) -> str:

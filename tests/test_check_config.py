@@ -272,3 +272,18 @@ def test_a_variable_for_a_sensor_that_does_not_exist_names_the_variable(tmp_path
     result = check(tmp_path, BASE, env={"SIAGA_SENSORS__SMOKE_X__DELAY_ON_S": "5"})
     assert result.returncode == 2
     assert "SIAGA_SENSORS__SMOKE_X__DELAY_ON_S: no sensor SMOKE_X here" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (("delay_on_s = 3.0 ", "dealy_on_s = 3.0 "), "did you mean 'delay_on_s'?"),
+        (('id = "lapas-banyuwangi"', 'id = "Lapas Banyuwangi"'), "only lower-case letters"),
+        (("warning = 300.0", 'warning = "300,0"'), "write decimals with a dot (300.0)"),
+    ],
+)
+def test_pydantic_words_are_said_for_a_technician(
+    tmp_path: Path, change: tuple[str, str], says: str
+) -> None:
+    result = check(tmp_path, replace(BASE, *change))
+    assert result.returncode == 2 and says in result.stderr
