@@ -59,6 +59,7 @@ def config(tmp: Path, sensor: str) -> SiagaConfig:
     return cfg.model_copy(
         update={
             "sensors": [s for s in cfg.sensors if s.id == sensor],
+            "zones": [],  # one sensor alone: its zone (if any) would lack members
             "mqtt": cfg.mqtt.model_copy(update={"url": f"mqtt://127.0.0.1:{free_port()}"}),
             "storage": cfg.storage.model_copy(update={"path": tmp / f"{sensor}.sqlite3"}),
             "outputs": cfg.outputs.model_copy(update={"siren_pin": None, "status_led_pin": None}),
