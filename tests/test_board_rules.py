@@ -60,6 +60,13 @@ def test_rows_age_yellow_after_a_minute_and_red_after_three_unacknowledged() -> 
     assert order.age_level(view(drill=True), T0 + 500) == ""
 
 
+def test_an_alarm_asking_no_ack_never_ages_and_sorts_with_the_confirmed() -> None:
+    quiet = view(alarm_id="walk", ack_needed=False)
+    assert order.age_level(quiet, T0 + 500) == ""
+    waiting = view(alarm_id="smoke", hazard="flood", first_at=iso_ms(T0 + 5))
+    assert order.queue_key(waiting) < order.queue_key(quiet)
+
+
 def test_new_trouble_after_an_ack_ages_from_the_new_event() -> None:
     v = view(acked_at=iso_ms(T0 + 10), last_at=iso_ms(T0 + 100))
     assert order.age_level(v, T0 + 150) == ""

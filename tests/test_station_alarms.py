@@ -172,6 +172,34 @@ def test_a_drill_end_closes_the_drill_acks_as_the_device_does() -> None:
     assert alarms.drill_ended(real, at=LATER) == real
 
 
+def test_an_alarm_the_device_asks_no_ack_for_needs_none_and_refuses_one() -> None:
+    walk = opened(1, test=True, requires_ack=False)
+    assert (walk.ack_needed, walk.view()["ack_needed"], walk.ack) == (False, False, AckState.NONE)
+    with pytest.raises(AlarmError, match="asks no acknowledgement"):
+        alarms.acknowledge(walk, by="Sari", at=LATER)
+
+
+def test_an_alarm_that_asks_an_ack_needs_one() -> None:
+    assert opened(1).ack_needed and opened(1).view()["ack_needed"]
+
+
+def test_a_zone_members_own_vote_opens_no_alarm_the_zone_carries_it() -> None:
+    vote = ev(1, sensor="smoke-2", zone="dapur", requires_ack=False)
+    assert alarms.on_event(None, vote, epoch=0, at=AT) is None
+    zone = opened(2, sensor="dapur", zone="dapur")
+    assert zone.ack_needed
+
+
+def test_a_zone_members_fault_that_asks_an_ack_opens_its_own_alarm() -> None:
+    fault = opened(1, state="fault", sensor="smoke-2", zone="dapur")
+    assert fault.ack_needed
+
+
+def test_new_trouble_asking_an_ack_makes_a_no_ack_alarm_need_one() -> None:
+    alarm = alarms.on_event(opened(1, requires_ack=False), ev(2), epoch=0, at=LATER)
+    assert alarm is not None and alarm.ack_needed and alarm.waiting == ("id-2",)
+
+
 def test_a_silent_site_is_an_alarm_of_hazard_device() -> None:
     alarm = alarms.silent_site("lapas", "pi-a", at=AT, why="silent")
     assert (alarm.hazard, alarm.sensor, alarm.active, alarm.silent_site) == (

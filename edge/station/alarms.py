@@ -31,6 +31,11 @@ Rules (each one a test in tests/test_station_alarms.py):
    device's own word that it is back: a pending ack of it becomes confirmed then.
 9. **Device clock.** An event whose ``ts`` is more than :data:`SKEW_BEHIND_S` behind or
    :data:`SKEW_AHEAD_S` ahead of the station's receive time is flagged, never dropped.
+10. **No ack asked, none taken.** An alarm none of whose events has ``requires_ack``
+    (a walk test's, one the device only reports) needs no ack: it is never unacknowledged,
+    never ages, and :func:`acknowledge` refuses it (:data:`NO_ACK_ASKED`). A zone member's
+    own vote (``zone`` set, not the member's zone itself, no ack asked) opens no alarm: the
+    zone's event carries the alarm; it still joins an open episode of that member.
 """
 
 from __future__ import annotations
@@ -80,10 +85,17 @@ class EventFacts:
     stage: str | None = None
     value: float | None = None
     unit: str = ""
+    zone: str | None = None
+    """The zone this sensor is a member of (the zone itself on a zone's own event)."""
 
     @property
     def category(self) -> str:
         return category(self.drill, self.test)
+
+    @property
+    def zone_vote(self) -> bool:
+        """A zone member's own event that asks no ack: its zone's event carries the alarm."""
+        return self.zone is not None and self.zone != self.sensor and not self.requires_ack
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +160,12 @@ class Alarm:
     def silent_site(self) -> bool:
         return self.sensor == SITE_SENSOR
 
+    @property
+    def ack_needed(self) -> bool:
+        """Rule 10: an operator can acknowledge only what the device asked to be (or a
+        silent site, which the station raised itself)."""
+        return self.silent_site or self.required > 0
+
     def view(self) -> dict[str, Any]:
         """The spec's alarm object (plus a few additions with defaults)."""
         return {
@@ -160,6 +178,7 @@ class Alarm:
             "active": self.active,
             "state": self.state,
             "ack": self.ack.value,
+            "ack_needed": self.ack_needed,
             "acked_by": self.acked_by,
             "acked_at": self.acked_at,
             "ack_refused": self.ack_refused,
@@ -215,8 +234,8 @@ def on_event(
     if latest is None or latest.closed:
         if latest is not None and (epoch, ev.seq) <= (latest.epoch, latest.last_seq):
             return None  # rule 4
-        if ev.state not in OPEN_STATES:
-            return None
+        if ev.state not in OPEN_STATES or ev.zone_vote:
+            return None  # rules 1 and 10
         waiting = (ev.id,) if ev.requires_ack and ev.ack_word != "closed" else ()
         confirmed = ev.requires_ack and not waiting
         return Alarm(
@@ -289,6 +308,7 @@ def repeated(alarm: Alarm, ev: EventFacts, *, at: str) -> Alarm:
 
 
 ACKED_ON_DEVICE = "(acknowledged, said the device)"
+NO_ACK_ASKED = "the device asks no acknowledgement for this alarm"
 
 
 def _device_took(alarm: Alarm, event_id: str, *, by: str | None, at: str) -> Alarm:
@@ -320,6 +340,8 @@ def acknowledge(alarm: Alarm, *, by: str, at: str) -> tuple[Alarm, list[str]]:
         raise AlarmError("the alarm is closed")
     if not by.strip():
         raise AlarmError("an acknowledgement needs the operator's name")
+    if not alarm.ack_needed:
+        raise AlarmError(NO_ACK_ASKED)  # rule 10
     if alarm.ack is AckState.CONFIRMED and not alarm.waiting:
         return alarm, []
     send = list(alarm.waiting)

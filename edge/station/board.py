@@ -128,7 +128,7 @@ class BoardView:
             real = [a for a in self._alarms.values() if not a.closed and not a.drill and not a.test]
             return {
                 "open": len(real),
-                "unacknowledged": sum(a.ack is AckState.NONE for a in real),
+                "unacknowledged": sum(a.ack is AckState.NONE and a.ack_needed for a in real),
                 "pending": sum(a.ack is AckState.PENDING for a in real),
                 "drill": sum(
                     1 for a in self._alarms.values() if not a.closed and (a.drill or a.test)

@@ -46,6 +46,7 @@ class _EventHead(_Lenient):
     test: bool = False
     requires_ack: bool = False
     message: str = Field(default="", max_length=4096)
+    zone: str | None = Field(default=None, max_length=128)
 
 
 class _ReceiptBody(_Lenient):
@@ -194,6 +195,7 @@ def _event(
         test=head.test,
         requires_ack=head.requires_ack,
         message=head.message,
+        zone=head.zone,
         ack_word=ack_word if ack_word in ("open", "closed") else None,
         **_reading(data),
     )

@@ -46,6 +46,7 @@ WORDS: dict[str, dict[str, str]] = {
     "ack_none": {"id": "belum", "en": "none"},
     "ack_pending": {"id": "menunggu perangkat", "en": "pending"},
     "ack_confirmed": {"id": "terkonfirmasi", "en": "confirmed"},
+    "ack_not_needed": {"id": "tidak perlu ditanggapi", "en": "no ack asked"},
     "by": {"id": "oleh", "en": "by"},
     "acknowledge": {"id": "Tanggapi", "en": "Acknowledge"},
     "close": {"id": "Tutup", "en": "Close"},

@@ -28,6 +28,8 @@ RED_S = 180.0
 HAZARD_CLASS = {"fire": 0, "gas": 0, "earthquake": 0, "flood": 1, "intrusion": 2, "tamper": 2}
 FAULT_CLASS = 3
 ACK_RANK = {"none": 0, "pending": 1, "confirmed": 2}
+NO_ACK_RANK = 2
+"""An alarm the device asks no ack for is no work left to do: it sorts with the confirmed."""
 _PLACE = re.compile(r"\b(?:di|at)\s+(.+?)(?:\s*\(.*\))?$")
 
 
@@ -45,7 +47,7 @@ def needs_ack_since(view: dict[str, Any]) -> str:
 def queue_key(view: dict[str, Any]) -> list[Any]:
     """Sort key (a JSON list, so the page sorts by the very same key)."""
     return [
-        ACK_RANK.get(str(view.get("ack")), 0),
+        ACK_RANK.get(str(view.get("ack")), 0) if view.get("ack_needed", True) else NO_ACK_RANK,
         hazard_class(view),
         0 if view.get("active") else 1,
         str(view.get("first_at", "")),
@@ -57,6 +59,8 @@ def age_level(view: dict[str, Any], now: float) -> str:
     """``""``, ``"yellow"`` or ``"red"``: how long a real alarm has waited for an ack."""
     if view.get("ack") != "none" or view.get("closed") or view.get("drill") or view.get("test"):
         return ""
+    if not view.get("ack_needed", True):
+        return ""  # nothing the device asked for: nothing to wait on
     waited = now - _epoch(needs_ack_since(view))
     return "red" if waited >= RED_S else "yellow" if waited >= YELLOW_S else ""
 

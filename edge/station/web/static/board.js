@@ -47,7 +47,7 @@
     return 0;
   };
   const isReal = (a) => a.panel === "real";
-  const needsAck = (a) => isReal(a) && a.ack === "none" && !a.closed;
+  const needsAck = (a) => isReal(a) && a.ack_needed !== false && a.ack === "none" && !a.closed;
   const ackKey = (a) => a.alarm_id + "@" + a.needs_ack_since;
 
   function hazardWord(a) {
@@ -61,6 +61,7 @@
     return waited >= boot.red_s ? "red" : waited >= boot.yellow_s ? "yellow" : "";
   }
   function ackCell(a) {
+    if (a.ack_needed === false) return T.ack_not_needed;
     let text = T["ack_" + a.ack] || a.ack;
     if (a.acked_by && a.ack !== "none") text += " " + T.by + " " + a.acked_by;
     if (a.ack_refused) text += " — " + a.ack_refused;
@@ -72,7 +73,7 @@
   }
   function row(a, now, withActions) {
     const E = Siaga.esc;
-    const mayAck = withActions && boot.role !== "viewer" && a.ack !== "confirmed" && !a.closed;
+    const mayAck = withActions && boot.role !== "viewer" && a.ack_needed !== false && a.ack !== "confirmed" && !a.closed;
     const tag = a.drill ? `<span class="tag drill">${E(T.drill)}</span> ` : a.test ? `<span class="tag drill">${E(T.walk_test)}</span> ` : "";
     const marker = a.marker ? `<div class="marker">${E(a.marker)}</div>` : "";
     return `<tr data-alarm-id="${E(a.alarm_id)}" data-ack="${E(a.ack)}" data-age="${ageLevel(a, now)}" ` +
