@@ -141,6 +141,31 @@ def test_a_drill_runs_from_its_start_marker_to_the_next_marker_of_its_device() -
     assert [(d["id"], d["ended_at"]) for d in drills] == [("d1", iso_ms(T0 + 60)), ("x", None)]
 
 
+def test_a_drill_is_timed_by_its_markers_own_ts_and_seq_whatever_their_arrival() -> None:
+    def m(i: str, seq: int, ts: float, received: float, words: str) -> dict[str, Any]:
+        return {
+            "id": i,
+            "seq": seq,
+            "site": "lapas",
+            "device": "pi-a",
+            "ts": iso_ms(ts),
+            "received_at": iso_ms(received),
+            "message": f"Latihan: {words}",
+        }
+
+    (drill,) = reports.drills_from(
+        [  # both markers resent late, the end first
+            m("e1", 9, T0 + 60, T0 + 900, "selesai: evakuasi"),
+            m("d1", 8, T0, T0 + 901, "dimulai: evakuasi (60 s)"),
+        ]
+    )
+    assert (drill["id"], drill["started_at"], drill["ended_at"]) == (
+        "d1",
+        iso_ms(T0),
+        iso_ms(T0 + 60),
+    )
+
+
 def test_a_drill_alarm_is_timed_from_its_event_to_view_ack_confirmation_and_close() -> None:
     alarm = Alarm(
         alarm_id="a",

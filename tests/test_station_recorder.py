@@ -208,6 +208,19 @@ def test_a_refusal_of_a_forged_ack_leaves_our_pending_ack_pending(station: Stati
     assert alarm["ack"] == "pending"
 
 
+def test_a_repeat_of_an_old_alarm_after_the_retained_newer_state_never_overrides_it(
+    station: Station,
+) -> None:
+    station.feed("state/smoke-1", event(107, "normal"), T0 + 100, retained=True)
+    station.send(event(72, ts=T0 - 600), T0 + 101, user={"sent": "repeat"})
+    (alarm,) = station.alarms(T0 + 102)
+    assert (alarm["active"], alarm["state"], alarm["first_at"]) == (
+        False,
+        "normal",
+        iso_ms(T0 - 600),
+    )
+
+
 def test_an_alarm_whose_device_went_offline_stays_and_is_marked(station: Station) -> None:
     station.send(event(1))
     station.feed("status", {"state": "offline", "ts": iso_ms(T0), "version": "t"}, T0 + 5)

@@ -13,7 +13,10 @@ Rules (each one a test in tests/test_station_alarms.py):
    category ``real`` | ``drill`` | ``test``: a drill alarm never joins, opens or closes a
    real one, and carries ``drill``/``test`` so it is never counted as real.
 3. **Active follows the device.** ``active`` is the state of the newest event by
-   (epoch, seq), not by arrival: a re-sent old event is counted, never rewinds it.
+   (epoch, seq), not by arrival: a re-sent old event is counted, never rewinds it; one
+   that opens an episode after a newer event of its sensor was archived opens it with that
+   newer event's state. An episode opened by a repeat or resend, or by an old event, takes
+   its times from the event's own ``ts`` (when it happened), not the receive time.
 4. **History stays history.** An event at or below a closed alarm's last seq (same
    epoch) opens nothing: a gap filled after the close is not a new alarm.
 5. **Ack: none → pending → confirmed.** ``acknowledge`` publishes an ack for every event
@@ -96,6 +99,22 @@ class EventFacts:
     def zone_vote(self) -> bool:
         """A zone member's own event that asks no ack: its zone's event carries the alarm."""
         return self.zone is not None and self.zone != self.sensor and not self.requires_ack
+
+
+@dataclass(frozen=True, slots=True)
+class Newest:
+    """The newest event already archived of the sensor (same category): what an old event
+    arriving late must not override (rule 3)."""
+
+    epoch: int
+    seq: int
+    id: str
+    state: str
+    ts: str
+    message: str = ""
+    stage: str | None = None
+    value: float | None = None
+    unit: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,19 +245,32 @@ def skew(ts: str, received_at: float) -> str | None:
 
 
 def on_event(
-    latest: Alarm | None, ev: EventFacts, *, epoch: int, at: str, skewed: str | None = None
+    latest: Alarm | None,
+    ev: EventFacts,
+    *,
+    epoch: int,
+    at: str,
+    skewed: str | None = None,
+    newest: Newest | None = None,
+    late: bool = False,
 ) -> Alarm | None:
     """The alarm after event ``ev`` (received at ``at``), or None when it makes none.
 
-    ``latest``: the newest alarm of the event's episode key, open or closed (rules 1-4)."""
+    ``latest``: the newest alarm of the event's episode key, open or closed (rules 1-4);
+    ``newest``: the sensor's newest other event archived, when opening; ``late``: ``ev``
+    is a repeat or resend (its ``ts`` is then when it happened, not ``at``)."""
     if latest is None or latest.closed:
         if latest is not None and (epoch, ev.seq) <= (latest.epoch, latest.last_seq):
             return None  # rule 4
         if ev.state not in OPEN_STATES or ev.zone_vote:
             return None  # rules 1 and 10
+        if newest is not None and (newest.epoch, newest.seq) <= (epoch, ev.seq):
+            newest = None  # this event is the newest: it speaks for the sensor
+        if newest is not None or late:
+            at = ev.ts  # rule 3: an old event, filled in late, happened at its own time
         waiting = (ev.id,) if ev.requires_ack and ev.ack_word != "closed" else ()
         confirmed = ev.requires_ack and not waiting
-        return Alarm(
+        alarm = Alarm(
             alarm_id=ev.id,
             site=ev.site,
             device=ev.device,
@@ -266,13 +298,28 @@ def on_event(
             value=ev.value,
             unit=ev.unit,
         )
+        if newest is None:
+            return alarm
+        return replace(  # rule 3: a newer event of the sensor is already the state
+            alarm,
+            active=newest.state in OPEN_STATES,
+            state=newest.state,
+            last_event_id=newest.id,
+            last_at=newest.ts,
+            epoch=newest.epoch,
+            last_seq=newest.seq,
+            message=newest.message or ev.message,
+            stage=newest.stage,
+            value=newest.value,
+            unit=newest.unit,
+        )
     alarm = latest
-    newest = (epoch, ev.seq) >= (alarm.epoch, alarm.last_seq)
+    is_newest = (epoch, ev.seq) >= (alarm.epoch, alarm.last_seq)
     changes: dict[str, Any] = {
         "events": alarm.events + 1,
         "severity": worst(alarm.severity, ev.severity),
     }
-    if newest:
+    if is_newest:
         changes.update(
             active=ev.state in OPEN_STATES,
             state=ev.state,

@@ -197,12 +197,12 @@ def _event(
         message=head.message,
         zone=head.zone,
         ack_word=ack_word if ack_word in ("open", "closed") else None,
-        **_reading(data),
+        **reading(data),
     )
     return EventMsg(site, device, facts, data, raw, user.get("sent"), rest.startswith("state/"))
 
 
-def _reading(data: dict[str, Any]) -> dict[str, Any]:
+def reading(data: dict[str, Any]) -> dict[str, Any]:
     """Stage, value and unit as the board shows them; anything odd is left out, never a
     reason to drop the event."""
     stage, value, unit = data.get("stage"), data.get("value"), data.get("unit")

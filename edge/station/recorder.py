@@ -32,6 +32,7 @@ from edge.station.messages import (
     HeartbeatMsg,
     ReceiptMsg,
     StatusMsg,
+    reading,
 )
 from edge.station.sites import DeviceSeen, SiteBook
 from edge.topics import Topics
@@ -326,7 +327,13 @@ class Recorder:
         changes.events.append((ev.site, ev.device, ev.seq, epoch, ev.sensor, ev.state, real))
         if skewed is not None:
             log.warning("device_clock_off", site=ev.site, device=ev.device, skew=skewed, ts=ev.ts)
-        result = alarms.on_event(latest, ev, epoch=dev.ledger.epoch, at=at, skewed=skewed)
+        newest = None
+        if (latest is None or latest.closed) and ev.state in alarms.OPEN_STATES:
+            newest = _newest(tx, ev)
+        late = msg.sent is not None or msg.from_state
+        result = alarms.on_event(
+            latest, ev, epoch=epoch, at=at, skewed=skewed, newest=newest, late=late
+        )
         if result is not None and result != latest:
             self._put(tx, result, changes, opened, before=latest, at=at, event=msg.payload)
         if ev.drill and ev.sensor == DEVICE_SENSOR and msg.payload.get("reason") == "drill":
@@ -505,3 +512,27 @@ def _store_started_over(ev: EventFacts, payload: dict[str, Any]) -> bool:
 
 
 __all__ = ["AlarmError", "Changes", "Inbound", "NotFoundError", "Publish", "Recorder"]
+
+
+def _newest(tx: Tx, ev: alarms.EventFacts) -> alarms.Newest | None:
+    """The sensor's newest other archived event: an old one opening late must not
+    override it (alarm rule 3)."""
+    row = tx.newest_event(ev.site, ev.device, ev.sensor, ev.drill, ev.test, ev.id)
+    if row is None:
+        return None
+    event_id, epoch, seq, state, ts, payload = row
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        data = {}
+    data = data if isinstance(data, dict) else {}
+    message = data.get("message")
+    return alarms.Newest(
+        epoch,
+        seq,
+        event_id,
+        state,
+        ts,
+        message if isinstance(message, str) else "",
+        **reading(data),
+    )

@@ -110,6 +110,22 @@ class Tx:
         ).fetchall()
         return alarm_from_json(rows[0][0]) if rows else None
 
+    def newest_event(
+        self, site: str, device: str, sensor: str, drill: bool, test: bool, but: str
+    ) -> tuple[str, int, int, str, str, str] | None:
+        """(id, epoch, seq, state, ts, payload) of the sensor's newest archived event
+        other than ``but``, by (epoch, seq)."""
+        rows = self._x(
+            "SELECT id, epoch, seq, state, ts, payload FROM events WHERE site = ? "
+            "AND device = ? AND sensor = ? AND drill = ? AND test = ? AND id <> ? "
+            "ORDER BY epoch DESC, seq DESC LIMIT 1",
+            (site, device, sensor, int(drill), int(test), but),
+        ).fetchall()
+        if not rows:
+            return None
+        r = rows[0]
+        return (str(r[0]), int(r[1]), int(r[2]), str(r[3]), str(r[4]), str(r[5]))
+
     def alarm(self, alarm_id: str) -> Alarm | None:
         rows = self._x("SELECT data FROM alarms WHERE alarm_id = ?", (alarm_id,)).fetchall()
         return alarm_from_json(rows[0][0]) if rows else None
