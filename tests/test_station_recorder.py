@@ -265,6 +265,41 @@ def test_the_will_makes_a_silent_site_alarm_at_once(station: Station) -> None:
     assert alarm.hazard == "device" and alarm.state.startswith("offline")
 
 
+def status(reason: str) -> dict[str, Any]:
+    return {"state": "offline", "ts": iso_ms(T0), "version": "t", "reason": reason}
+
+
+def test_a_lost_will_makes_the_site_silent_at_once(station: Station) -> None:
+    station.feed("status", status("lost"), T0 + 1)
+    (alarm,) = station.watch(T0 + 1).alarms.values()
+    assert (alarm.hazard, alarm.active, alarm.state.startswith("silent")) == ("device", True, True)
+    assert [s["status"] for s in station.board.site_views(T0 + 2)] == ["silent"]
+
+
+def test_a_clean_stop_is_offline_no_alarm_but_not_watched_and_open_alarms_stay_marked(
+    station: Station,
+) -> None:
+    station.feed("heartbeat", heartbeat(0, smoke_1="normal"))
+    station.send(event(1))
+    station.feed("status", status("stopped"), T0 + 5)
+    assert station.watch(T0 + 6).alarms == {}
+    (site,) = station.board.site_views(T0 + 7)
+    assert (site["status"], site["not_watched"]) == ("offline", ["smoke-1"])
+    (alarm,) = station.alarms(T0 + 7)
+    assert alarm["active"] and alarm["marker"] is not None and alarm["site_status"] == "offline"
+
+
+def test_a_lost_site_stays_silent_after_a_station_restart(database_url: str) -> None:
+    first = Station(database_url)
+    first.feed("status", status("lost"), T0 + 1)
+    first.watch(T0 + 1)
+    first.close()
+    restarted = Station(database_url)
+    assert restarted.watch(T0 + 2).alarms == {}  # the same alarm, not a new one
+    assert [s["status"] for s in restarted.board.site_views(T0 + 2)] == ["silent"]
+    restarted.close()
+
+
 def test_the_station_own_loss_never_makes_sites_silent(station: Station) -> None:
     station.feed("heartbeat", heartbeat(0, interval_s=10.0))
     station.health.broker("mqtt://b", False, T0 + 1)

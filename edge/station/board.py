@@ -69,12 +69,15 @@ class BoardView:
                     dev.ledger.watermark = window[0] - 1
                     for seq in window:
                         dev.ledger.note_seq(seq)
+            for (site, device), reason in archive.status_reasons().items():
+                self.sites.device(site, device).status_reason = reason
             for site, device, sensor, state, _epoch, seq in archive.sensor_states():
                 self.sites.on_sensor(site, device, sensor, state, seq)
             for alarm in self._alarms.values():
                 if alarm.sensor == SITE_SENSOR and alarm.active and not alarm.closed:
                     dev = self.sites.device(alarm.site, alarm.device)
-                    dev.flag = "offline" if dev.status == "offline" else "silent"
+                    offline = "lost" if dev.status_reason == "lost" else "offline"
+                    dev.flag = offline if dev.status == "offline" else "silent"
                     dev.flag_at = _epoch_s(alarm.last_at) or 0.0
 
     def apply(self, alarms: Iterable[Alarm]) -> None:

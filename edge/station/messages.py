@@ -77,6 +77,8 @@ class StatusMsg:
     state: str
     payload: dict[str, Any]
     retained: bool
+    reason: str | None = None
+    """running | stopped | lost; None from an older device (or a value we do not know)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +147,9 @@ def parse(  # noqa: C901 (one branch per topic of the API)
         state = data.get("state")
         if state not in ("online", "offline"):
             return Dropped("status without online/offline", site, device, topic)
-        return StatusMsg(site, device, str(state), data, retained)
+        reason = data.get("reason")
+        known = reason if reason in ("running", "stopped", "lost") else None
+        return StatusMsg(site, device, str(state), data, retained, known)
     if rest == "heartbeat":
         return HeartbeatMsg(site, device, data)
     if rest == "acked":

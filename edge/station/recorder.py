@@ -255,9 +255,11 @@ class Recorder:
             self._event(tx, fact, item, at, changes, opened, written)
         elif isinstance(fact, StatusMsg):
             dev = self.sites.device(*key)
-            if not fact.retained or dev.status != fact.state:
+            if not fact.retained or (dev.status, dev.status_reason) != (fact.state, fact.reason):
                 tx.add_status(fact.site, fact.device, fact.state, at, json.dumps(fact.payload))
-            self.sites.on_status(fact.site, fact.device, fact.state, item.at, fact.retained)
+            self.sites.on_status(
+                fact.site, fact.device, fact.state, item.at, fact.retained, fact.reason
+            )
             changes.devices.add(key)
         elif isinstance(fact, HeartbeatMsg):
             if self.sites.on_heartbeat(fact.site, fact.device, fact.payload, item.at):

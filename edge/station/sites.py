@@ -10,8 +10,12 @@ archive keeps ``last_heard``). Rules:
   announces (``DEFAULT_HEARTBEAT_S`` before any). Heartbeats are QoS 0, so one or two
   may be lost on a healthy link without anything being wrong; three in a row are not
   (the same 3 intervals the MQTT API tells every listener), and the slack covers
-  transport jitter for short intervals. **Offline**: its status (retained, or its Will)
-  says ``offline``.
+  transport jitter for short intervals. **Offline** and **silent** by its status: the
+  status says why (``reason``): ``lost`` is its Last Will (the broker lost it: frozen,
+  cut off, crashed), so the site is **silent** at once (the silent-site alarm);
+  ``stopped`` is a clean stop: the site is **offline**, no alarm of its own, but its
+  sensors are not watched and its open alarms stay marked. A status without ``reason``
+  (older devices) is offline, and an alarm, as before.
 - **The station's own deafness is never the sites' silence.** Silence is measured from
   ``max(last_heard, listening_since)``, where ``listening_since`` is when the station
   last became able to hear (a broker connected and the database open); while it cannot
@@ -50,6 +54,8 @@ class DeviceSeen:
     site: str
     device: str
     status: str | None = None
+    status_reason: str | None = None
+    """The status's ``reason`` (running | stopped | lost), None from an older device."""
     status_at: float | None = None
     last_heard: float | None = None
     heartbeat: dict[str, Any] | None = None
@@ -60,7 +66,8 @@ class DeviceSeen:
     sensors: dict[str, SensorSeen] = field(default_factory=dict)
     ledger: SeqLedger = field(default_factory=SeqLedger)
     flag: str = ""
-    """What the silence watch last decided: "", "silent" or "offline"."""
+    """What the silence watch last decided: "", "silent", "offline" (an alarm) or
+    "stopped" (offline after a clean stop: no alarm)."""
     flag_at: float = 0.0
     """When it decided so: only a message heard after it clears the flag."""
 
@@ -81,9 +88,17 @@ class DeviceSeen:
         return now - since > HEARTBEAT_MISSES * self.interval_s + SLACK_S
 
     def condition(self, now: float, listening_since: float | None) -> str:
+        """``online`` | ``offline`` | ``silent`` (what the board shows)."""
         if self.status == "offline":
-            return "offline"
+            return "silent" if self.status_reason == "lost" else "offline"
         return "silent" if self.silent(now, listening_since) else "online"
+
+    def watch_flag(self, now: float, listening_since: float | None) -> str:
+        """What the silence watch decides: "" (fine), "stopped" (no alarm), or the
+        site-alarm kinds "silent" / "lost" / "offline"."""
+        if self.status == "offline":
+            return {"lost": "lost", "stopped": "stopped"}.get(self.status_reason or "", "offline")
+        return "silent" if self.silent(now, listening_since) else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,12 +128,21 @@ class SiteBook:
         if broker is not None:
             dev.broker = broker
         if dev.status == "offline":
-            dev.status = "online"  # it speaks: its Will is out of date
+            dev.status, dev.status_reason = "online", None  # it speaks: its Will is old
         return dev
 
-    def on_status(self, site: str, device: str, state: str, at: float, retained: bool) -> None:
+    def on_status(
+        self,
+        site: str,
+        device: str,
+        state: str,
+        at: float,
+        retained: bool,
+        reason: str | None = None,
+    ) -> None:
         dev = self.device(site, device)
         dev.status = state
+        dev.status_reason = reason
         dev.status_at = at
 
     def on_heartbeat(self, site: str, device: str, data: dict[str, Any], at: float) -> bool:
@@ -157,11 +181,10 @@ class SiteBook:
         """Devices that turned silent or offline, or were heard again, since last time."""
         out = []
         for dev in self.devices.values():
-            condition = dev.condition(now, listening_since)
-            flag = "" if condition == "online" else condition
+            flag = dev.watch_flag(now, listening_since)
             if flag == dev.flag:
                 continue
-            if flag == "" and (
+            if flag in ("", "stopped") and (
                 listening_since is None
                 or (dev.flag and (dev.last_heard is None or dev.last_heard <= dev.flag_at))
             ):
@@ -172,10 +195,12 @@ class SiteBook:
                 why = (
                     f"silent: nothing heard for {age:.0f} s (heartbeat every {dev.interval_s:g} s)"
                 )
+            elif flag == "lost":
+                why = "silent: the broker lost the device (its Last Will)"
             elif flag == "offline":
                 why = "offline: the device's status (its Will, or a stop) says offline"
             else:
-                why = None
+                why = None  # heard again, or stopped cleanly: no alarm of its own
             out.append(Transition(dev.site, dev.device, why))
         return out
 

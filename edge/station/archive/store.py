@@ -412,6 +412,20 @@ class Archive:
         )
         return sorted(int(r[0]) for r in rows)
 
+    def status_reasons(self) -> dict[tuple[str, str], str | None]:
+        """Each device's last status ``reason`` (None from an older device)."""
+        out: dict[tuple[str, str], str | None] = {}
+        for site, device, payload in self._read(
+            "SELECT site, device, payload FROM statuses WHERE n IN "
+            "(SELECT max(n) FROM statuses GROUP BY site, device)"
+        ):
+            try:
+                reason = json.loads(payload).get("reason")
+            except (ValueError, AttributeError):
+                reason = None
+            out[(str(site), str(device))] = reason if isinstance(reason, str) else None
+        return out
+
     def sensor_states(self) -> list[tuple[str, str, str, str, int, int]]:
         """(site, device, sensor, state, epoch, seq) of each sensor's newest real event."""
         return [
