@@ -115,6 +115,21 @@ def test_an_ack_of_an_alarm_the_device_asks_none_for_is_refused_with_409(
         device.close()
 
 
+def test_history_and_handover_word_hazards_and_states_in_bahasa_indonesia_by_default(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    with running(board_config(tmp_path, broker.url, station={"language": "id"})) as st:
+        script = httpx.Client(base_url=st.url or "", auth=("sari", PASSWORD), timeout=10)
+        device = Device(broker.port)
+        device.send(event(1, "fault"))
+        until(lambda: script.get("/api/alarms").json()["alarms"])
+        for page in ("/history", "/handover"):
+            text = script.get(page).text
+            assert "KEBAKARAN" in text and "gangguan" in text, page
+            assert ">fire<" not in text and ">fault" not in text, page
+        device.close()
+
+
 def test_logout_ends_the_session_for_good_and_a_session_expires(
     broker: Mosquitto, tmp_path: Path
 ) -> None:

@@ -9,8 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edge.clock import iso_ms
+from edge.station import alarms
 from edge.station.alarms import Alarm
-from edge.station.web import order, reports, throttle
+from edge.station.sites import SiteBook
+from edge.station.web import i18n, order, reports, throttle
 from edge.station.web.feed import Backlog
 from edge.station.web.sessions import SessionCodec
 
@@ -211,3 +213,64 @@ def test_who_was_on_shift_comes_from_logins_not_yet_ended() -> None:
     ]
     people = reports.on_shift(audit, iso_ms(T0), iso_ms(T0 + 3600), lifetime_s=43200)
     assert [p["name"] for p in people] == ["pagi", "siang"]
+
+
+def test_the_devices_own_ack_is_worded_in_the_page_language() -> None:
+    alarm = Alarm(
+        "a",
+        "lapas",
+        "pi-a",
+        "smoke-1",
+        "fire",
+        "critical",
+        True,
+        "alarm",
+        None,
+        None,
+        "",
+        "",
+        required=1,
+    )
+    confirmed = {**alarm.view(), "ack": "confirmed", "acked_by": alarms.ACKED_ON_DEVICE}
+    confirmed["acked_how"] = "device"
+    text = i18n.ack_text(i18n.text("id"), confirmed)
+    assert "ditanggapi di perangkat" in text and "said the device" not in text
+
+
+def test_a_drill_alarm_closed_at_drill_end_is_not_shown_as_confirmed_by_an_operator() -> None:
+    alarm = Alarm(
+        "a",
+        "lapas",
+        "pi-a",
+        "smoke-1",
+        "fire",
+        "critical",
+        True,
+        "alarm",
+        None,
+        None,
+        "",
+        "",
+        drill=True,
+        waiting=("e",),
+        required=1,
+    )
+    view = alarms.drill_ended(alarm, at=iso_ms(T0)).view()
+    assert view["acked_how"] == "drill_end" and i18n.ack_class(view) == "ended"
+    assert i18n.ack_text(i18n.text("id"), view) == "ditutup saat latihan selesai"
+    assert i18n.ack_text(i18n.text("en"), view) == "closed at drill end"
+
+
+def test_states_and_hazards_are_worded_in_the_page_language() -> None:
+    t = i18n.text("id")
+    assert (i18n.state_word(t, "fault"), i18n.hazard_word(t, "earthquake")) == ("gangguan", "GEMPA")
+    assert i18n.hazard_word(i18n.text("en"), "flood") == "FLOOD"
+
+
+def test_the_site_alarm_reasons_are_in_the_station_language() -> None:
+    book = SiteBook("id")
+    book.on_status("lapas", "pi-a", "offline", T0, False, "lost")
+    book.device("pi-b", "pi-b").last_heard = T0
+    why = {t.device: t.why for t in book.watch(T0 + 100, T0)}
+    assert why["pi-a"] == "senyap: broker kehilangan perangkat (pesan wasiatnya)"
+    assert str(why["pi-b"]).startswith("senyap: tidak terdengar apa pun selama 100 dtk")

@@ -34,7 +34,7 @@ class Station:
 
     def __init__(self, url: str) -> None:
         self.archive = Archive(url).open()
-        self.sites = SiteBook()
+        self.sites = SiteBook("en")
         self.health = StationHealth(["mqtt://b"], "en")
         self.health.broker("mqtt://b", True, T0)
         self.health.database(True, T0)
@@ -227,7 +227,7 @@ def test_an_alarm_whose_device_went_offline_stays_and_is_marked(station: Station
     station.watch(T0 + 6)
     real = [a for a in station.alarms(T0 + 6) if a["sensor"] == "smoke-1"]
     assert len(real) == 1 and real[0]["active"]
-    assert real[0]["marker"] == "site offline — confirmed alarm"
+    assert real[0]["marker"] == "site offline — alarm stands"
 
 
 def test_an_alarm_whose_device_went_silent_stays_and_is_marked(station: Station) -> None:
@@ -235,7 +235,7 @@ def test_an_alarm_whose_device_went_silent_stays_and_is_marked(station: Station)
     station.send(event(1))
     station.watch(T0 + 36)
     by_sensor = {a["sensor"]: a for a in station.alarms(T0 + 36)}
-    assert by_sensor["smoke-1"]["marker"] == "site silent — confirmed alarm"
+    assert by_sensor["smoke-1"]["marker"] == "site silent — alarm stands"
     assert by_sensor["_site"]["hazard"] == "device"
 
 

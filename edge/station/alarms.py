@@ -180,6 +180,15 @@ class Alarm:
         return self.sensor == SITE_SENSOR
 
     @property
+    def acked_how(self) -> str | None:
+        """``drill_end`` (the device closed it at the drill's end: no operator took it),
+        ``device`` (the device's word, no operator named) or None (an operator): what the
+        board words, in its language, instead of the stored English marker."""
+        if self.acked_by == DRILL_ENDED_BY:
+            return "drill_end"
+        return "device" if self.acked_by == ACKED_ON_DEVICE else None
+
+    @property
     def ack_needed(self) -> bool:
         """Rule 10: an operator can acknowledge only what the device asked to be (or a
         silent site, which the station raised itself)."""
@@ -200,6 +209,7 @@ class Alarm:
             "ack_needed": self.ack_needed,
             "acked_by": self.acked_by,
             "acked_at": self.acked_at,
+            "acked_how": self.acked_how,
             "ack_refused": self.ack_refused,
             "closed": self.closed,
             "closed_by": self.closed_by,
@@ -473,12 +483,17 @@ def silent_site(site: str, device: str, *, at: str, why: str) -> Alarm:
     )
 
 
-def site_spoke(alarm: Alarm, *, at: str) -> Alarm:
-    """Rule 8: the site is heard again; a pending ack of the silence is the device's word."""
+HEARD_AGAIN = "heard again"
+
+
+def site_spoke(alarm: Alarm, *, at: str, state: str = HEARD_AGAIN) -> Alarm:
+    """Rule 8: the site is heard again; a pending ack of the silence is the device's word.
+
+    ``state``: the words for it, in the station's language."""
     if not alarm.active:
         return alarm
     ack = AckState.CONFIRMED if alarm.ack is AckState.PENDING else alarm.ack
-    return replace(alarm, active=False, last_at=at, state="heard again", ack=ack)
+    return replace(alarm, active=False, last_at=at, state=state, ack=ack)
 
 
 def site_silent_again(alarm: Alarm, *, at: str, why: str) -> Alarm:

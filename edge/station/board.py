@@ -24,10 +24,10 @@ RESUME_WINDOW = 10_000
 """Seqs per device read back at start-up to resume gap accounting where it stood."""
 SEVERITY_ORDER = {"critical": 0, "fault": 1, "warning": 2, "info": 3}
 MARK = {
-    "en": {"silent": "site silent — confirmed alarm", "offline": "site offline — confirmed alarm"},
+    "en": {"silent": "site silent — alarm stands", "offline": "site offline — alarm stands"},
     "id": {
-        "silent": "lokasi senyap — alarm terkonfirmasi",
-        "offline": "lokasi luring — alarm terkonfirmasi",
+        "silent": "lokasi senyap — alarm tetap berlaku",
+        "offline": "lokasi luring — alarm tetap berlaku",
     },
 }
 

@@ -459,7 +459,8 @@ class Recorder:
                     self._put(tx, after, changes, before=latest, at=at)
                 elif latest is not None and is_open:
                     log.info("site_heard_again", site=t.site, device=t.device)
-                    self._put(tx, alarms.site_spoke(latest, at=at), changes, before=latest, at=at)
+                    spoke = alarms.site_spoke(latest, at=at, state=self.sites.words["heard_again"])
+                    self._put(tx, spoke, changes, before=latest, at=at)
                 changes.devices.add((t.site, t.device))
             self._announce(tx, changes)
         return changes

@@ -41,6 +41,23 @@ NOT_WATCHED_STATES = frozenset({"fault", "disabled", "starting"})
 
 DeviceKey = tuple[str, str]
 
+WHY: dict[str, dict[str, str]] = {
+    "en": {
+        "silent": "silent: nothing heard for {age:.0f} s (heartbeat every {interval:g} s)",
+        "lost": "silent: the broker lost the device (its Last Will)",
+        "offline": "offline: the device's status says offline",
+        "heard_again": "heard again",
+    },
+    "id": {
+        "silent": "senyap: tidak terdengar apa pun selama {age:.0f} dtk "
+        "(detak setiap {interval:g} dtk)",
+        "lost": "senyap: broker kehilangan perangkat (pesan wasiatnya)",
+        "offline": "luring: status perangkat menyatakan luring",
+        "heard_again": "terdengar lagi",
+    },
+}
+"""The site alarm's reasons, in the station's language (they are its state and message)."""
+
 
 @dataclass(slots=True)
 class SensorSeen:
@@ -111,8 +128,9 @@ class Transition:
 
 
 class SiteBook:
-    def __init__(self) -> None:
+    def __init__(self, language: str = "id") -> None:
         self.devices: dict[DeviceKey, DeviceSeen] = {}
+        self.words = WHY.get(language, WHY["en"])
 
     def device(self, site: str, device: str) -> DeviceSeen:
         dev = self.devices.get((site, device))
@@ -192,13 +210,9 @@ class SiteBook:
             dev.flag, dev.flag_at = flag, now
             if flag == "silent":
                 age = now - (dev.quiet_since(listening_since) or now)
-                why = (
-                    f"silent: nothing heard for {age:.0f} s (heartbeat every {dev.interval_s:g} s)"
-                )
-            elif flag == "lost":
-                why = "silent: the broker lost the device (its Last Will)"
-            elif flag == "offline":
-                why = "offline: the device's status (its Will, or a stop) says offline"
+                why: str | None = self.words["silent"].format(age=age, interval=dev.interval_s)
+            elif flag in ("lost", "offline"):
+                why = self.words[flag]
             else:
                 why = None  # heard again, or stopped cleanly: no alarm of its own
             out.append(Transition(dev.site, dev.device, why))

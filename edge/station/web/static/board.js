@@ -61,9 +61,11 @@
     return waited >= boot.red_s ? "red" : waited >= boot.yellow_s ? "yellow" : "";
   }
   function ackCell(a) {
+    if (a.acked_how === "drill_end") return T.closed_at_drill_end;
     if (a.ack_needed === false) return T.ack_not_needed;
     let text = T["ack_" + a.ack] || a.ack;
-    if (a.acked_by && a.ack !== "none") text += " " + T.by + " " + a.acked_by;
+    const who = a.acked_how === "device" ? T.acked_on_device : a.acked_by;
+    if (a.acked_by && a.ack !== "none") text += " " + T.by + " " + who;
     if (a.ack_refused) text += " — " + a.ack_refused;
     return text;
   }
@@ -81,10 +83,10 @@
       `<td class="hazard">${tag}${E(hazardWord(a))}</td>` +
       `<td class="site" title="${E(a.site)}/${E(a.device)}">${E(a.site_name)}${marker}</td>` +
       `<td class="place" title="${E(a.message)}">${E(a.sensor === "_site" ? "—" : a.place || a.sensor)}</td>` +
-      `<td class="state st-${E(a.state)}">${E(a.state)}</td>` +
+      `<td class="state st-${E(a.state)}">${E(T["state_" + a.state] || a.state)}</td>` +
       `<td>${E(a.stage || "—")}</td><td class="num">${E(value(a))}</td>` +
       `<td class="t">${E(Siaga.hms(a.first_at))}</td><td class="t">${E(Siaga.hms(a.last_at))}</td>` +
-      `<td class="ack ack-${E(a.ack)}">${E(ackCell(a))}</td>` +
+      `<td class="ack ack-${E(a.acked_how === "drill_end" ? "ended" : a.ack)}">${E(ackCell(a))}</td>` +
       `<td class="act">${mayAck ? `<button type="button" class="do-ack" data-id="${E(a.alarm_id)}">${E(T.acknowledge)}</button>` : ""}` +
       `<a href="/alarms/${encodeURIComponent(a.alarm_id)}">${E(T.detail)}</a></td></tr>`;
   }
