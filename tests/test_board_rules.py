@@ -3,14 +3,18 @@ feed's resume, drills and their timings, who was on shift."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from edge.clock import iso_ms
+from edge.detect.types import Reason, State
+from edge.messages import describe, place_words, zone_message
 from edge.station import alarms
 from edge.station.alarms import Alarm
+from edge.station.messages import EventMsg, parse
 from edge.station.sites import SiteBook
 from edge.station.web import i18n, order, reports, throttle
 from edge.station.web.feed import Backlog
@@ -75,11 +79,54 @@ def test_new_trouble_after_an_ack_ages_from_the_new_event() -> None:
     assert order.age_level(v, T0 + 160) == "yellow"
 
 
-def test_the_place_is_read_from_the_device_sentence() -> None:
-    assert (
-        order.place_of("KEBAKARAN: asap terdeteksi di Dapur, Blok A (tahap 2)") == "Dapur, Blok A"
+def placed(sensor: str, state: str, message: str, place: str, **kw: Any) -> dict[str, Any]:
+    """The alarm view of one device event, through the station's own parser."""
+    payload = {
+        "id": "e1", "seq": 1, "site": "lapas", "device": "pi-a", "sensor": sensor,
+        "state": state, "severity": "critical" if state == "alarm" else "fault",
+        "ts": iso_ms(T0), "requires_ack": True, "message": message, "place": place, **kw,
+    }  # fmt: skip
+    fact = parse(
+        "siaga", "siaga/lapas/pi-a/events", json.dumps(payload).encode(), retained=False, user={}
     )
-    assert order.place_of("FLOOD: water has reached 1.20 m at Gate 3") == "Gate 3"
+    assert isinstance(fact, EventMsg)
+    alarm = alarms.on_event(None, fact.facts, epoch=0, at=iso_ms(T0))
+    assert alarm is not None
+    return alarm.view()
+
+
+def test_the_place_of_a_sensor_fault_is_the_sensor_never_words_of_the_fault() -> None:
+    message = describe(
+        language="id", state=State.FAULT, reason=Reason.OUT_OF_RANGE, name="Dapur",
+        location="Blok A", hazard="fire",
+    )  # fmt: skip
+    view = placed("smoke-1", "fault", message, place_words("Dapur", "Blok A"))
+    assert "di luar jangkauan" in message and order.place_of(view) == "Dapur, Blok A"
+
+
+def test_the_place_of_a_zone_member_is_the_member_not_its_id() -> None:
+    message = describe(
+        language="id", state=State.FAULT, reason=Reason.NO_DATA, name="Detektor sel 3",
+        location="", hazard="fire",
+    )  # fmt: skip
+    view = placed("smoke-3", "fault", message, "Detektor sel 3", zone="blok-a")
+    assert order.place_of(view) == "Detektor sel 3"
+
+
+def test_the_place_of_a_zone_is_the_zone_never_its_members_ids() -> None:
+    message = zone_message(
+        language="id", hazard="fire", state=State.ALARM, reason=Reason.CONFIRMED,
+        name="Blok A", location="Lantai 2", members=["smoke-1", "smoke-2"], confirm_s=30.0,
+        confirm_by_time=False,
+    )  # fmt: skip
+    view = placed("blok-a", "alarm", message, "Blok A, Lantai 2", zone="blok-a")
+    assert order.place_of(view) == "Blok A, Lantai 2"
+
+
+def test_the_configured_place_wins_and_an_older_device_shows_the_sensor_id() -> None:
+    view = placed("smoke-1", "alarm", "KEBAKARAN: asap terdeteksi di Dapur", "")
+    assert order.place_of(view, "Dapur umum") == "Dapur umum"
+    assert order.place_of(view) == "smoke-1"
 
 
 def test_wrong_passwords_are_free_three_times_then_slowed_down_doubling() -> None:

@@ -90,6 +90,9 @@ class EventFacts:
     unit: str = ""
     zone: str | None = None
     """The zone this sensor is a member of (the zone itself on a zone's own event)."""
+    place: str = ""
+    """The event's ``place`` (the sensor's or zone's name and location), "" from older
+    devices."""
 
     @property
     def category(self) -> str:
@@ -169,6 +172,8 @@ class Alarm:
     value: float | None = None
     unit: str = ""
     """The newest event's stage, value and unit (what the board shows)."""
+    place: str = ""
+    """Where, from the events' ``place`` (the newest that names one)."""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -227,6 +232,7 @@ class Alarm:
             "stage": self.stage,
             "value": self.value,
             "unit": self.unit,
+            "place": self.place,
         }
 
 
@@ -307,6 +313,7 @@ def on_event(
             stage=ev.stage,
             value=ev.value,
             unit=ev.unit,
+            place=ev.place,
         )
         if newest is None:
             return alarm
@@ -329,6 +336,8 @@ def on_event(
         "events": alarm.events + 1,
         "severity": worst(alarm.severity, ev.severity),
     }
+    if ev.place and (is_newest or not alarm.place):
+        changes["place"] = ev.place
     if is_newest:
         changes.update(
             active=ev.state in OPEN_STATES,

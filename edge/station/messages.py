@@ -47,6 +47,7 @@ class _EventHead(_Lenient):
     requires_ack: bool = False
     message: str = Field(default="", max_length=4096)
     zone: str | None = Field(default=None, max_length=128)
+    place: str = Field(default="", max_length=256)
 
 
 class _ReceiptBody(_Lenient):
@@ -200,6 +201,7 @@ def _event(
         requires_ack=head.requires_ack,
         message=head.message,
         zone=head.zone,
+        place=head.place,
         ack_word=ack_word if ack_word in ("open", "closed") else None,
         **reading(data),
     )

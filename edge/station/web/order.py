@@ -19,7 +19,6 @@ that re-opened it after an ack).
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
@@ -30,7 +29,6 @@ FAULT_CLASS = 3
 ACK_RANK = {"none": 0, "pending": 1, "confirmed": 2}
 NO_ACK_RANK = 2
 """An alarm the device asks no ack for is no work left to do: it sorts with the confirmed."""
-_PLACE = re.compile(r"\b(?:di|at)\s+(.+?)(?:\s*\(.*\))?$")
 
 
 def hazard_class(view: dict[str, Any]) -> int:
@@ -65,10 +63,17 @@ def age_level(view: dict[str, Any], now: float) -> str:
     return "red" if waited >= RED_S else "yellow" if waited >= YELLOW_S else ""
 
 
-def place_of(message: str) -> str:
-    """Where, from the device's sentence ("… di Dapur, Blok A (tahap 2)")."""
-    match = _PLACE.search(message.split(": ", 1)[-1])
-    return match.group(1).strip() if match else ""
+def place_of(view: dict[str, Any], configured: str | None = None) -> str:
+    """Where, from structured data only, never from the device's sentence (whose shape
+    differs by state, zone and language, and where " di " also begins "di luar
+    jangkauan"): the station's ``[[sites]] places`` for the sensor, else the event's own
+    ``place`` (the device's name and location for the sensor or zone), else the sensor
+    id (an older device sends no ``place``)."""
+    if configured:
+        return configured
+    if view.get("place"):
+        return str(view["place"])
+    return str(view.get("sensor") or "")
 
 
 def panel(view: dict[str, Any]) -> str:
