@@ -13,6 +13,7 @@ from edge.messages import (
     describe,
     device_message,
     member_vote,
+    place_words,
     zone_message,
 )
 from edge.payloads import SEVERITY, Event, EventKind, Hazard
@@ -113,6 +114,7 @@ class EventBuilder:
             test=test,
             requires_ack=tr.state in REQUIRES_ACK and not test and not vote,
             message=message,
+            place=place_words(cfg.name or cfg.id, cfg.location),
         )
 
     def votes(self, tr: Transition) -> bool:
@@ -179,6 +181,7 @@ class EventBuilder:
                 stage=tr.stage,
                 drill=drill,
             ),
+            place=place_words(zone.name or zone.id, zone.location),
         )
 
     def sensor_build(

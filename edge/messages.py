@@ -217,6 +217,12 @@ DRILL_PREFIX = {"id": "LATIHAN — ", "en": "DRILL — "}
 TEST_PREFIX = {"id": "UJI — ", "en": "TEST — "}
 
 
+def place_words(name: str, location: str) -> str:
+    """Where, as the operators know it ("Dapur, Blok A"): what every sentence says after
+    "di"/"at", and the event's ``place`` so the control room never has to parse it."""
+    return ", ".join(p for p in (name, location) if p) or "?"
+
+
 def trend(previous: State | None) -> str:
     """Which way a level went to reach a warning: up from below, down from an alarm, or
     not known (from a fault, a restart, another warning stage)."""

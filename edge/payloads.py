@@ -114,6 +114,12 @@ class Event(Outbound):
     )
     requires_ack: bool
     message: str
+    place: str = Field(
+        default="",
+        description="Where, as the operators know it: the sensor's (or zone's) name and "
+        "location from the device's config, the very words the message says; empty on a "
+        "device event",
+    )
 
     def to_json(self) -> bytes:
         return self.model_dump_json(by_alias=True).encode()

@@ -99,6 +99,37 @@ def test_a_basic_auth_script_needs_no_csrf_token_but_a_cross_site_browser_is_ref
         device.close()
 
 
+def test_an_ack_of_an_alarm_the_device_asks_none_for_is_refused_with_409(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    with running(board_config(tmp_path, broker.url)) as st:
+        script = httpx.Client(base_url=st.url or "", auth=("sari", PASSWORD), timeout=10)
+        device = Device(broker.port)
+        device.send({**event(1), "requires_ack": False})
+        alarm = until(lambda: script.get("/api/alarms").json()["alarms"])[0]
+        assert alarm["ack_needed"] is False
+        refused = script.post(f"/api/alarms/{alarm['alarm_id']}/ack", json={})
+        assert refused.status_code == 409
+        assert "asks no acknowledgement" in refused.text
+        assert script.get("/api/alarms").json()["alarms"][0]["ack"] == "none"
+        device.close()
+
+
+def test_history_and_handover_word_hazards_and_states_in_bahasa_indonesia_by_default(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    with running(board_config(tmp_path, broker.url, station={"language": "id"})) as st:
+        script = httpx.Client(base_url=st.url or "", auth=("sari", PASSWORD), timeout=10)
+        device = Device(broker.port)
+        device.send(event(1, "fault"))
+        until(lambda: script.get("/api/alarms").json()["alarms"])
+        for page in ("/history", "/handover"):
+            text = script.get(page).text
+            assert "KEBAKARAN" in text and "gangguan" in text, page
+            assert ">fire<" not in text and ">fault" not in text, page
+        device.close()
+
+
 def test_logout_ends_the_session_for_good_and_a_session_expires(
     broker: Mosquitto, tmp_path: Path
 ) -> None:

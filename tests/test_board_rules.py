@@ -3,14 +3,20 @@ feed's resume, drills and their timings, who was on shift."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from edge.clock import iso_ms
+from edge.detect.types import Reason, State
+from edge.messages import describe, place_words, zone_message
+from edge.station import alarms
 from edge.station.alarms import Alarm
-from edge.station.web import order, reports, throttle
+from edge.station.messages import EventMsg, parse
+from edge.station.sites import SiteBook
+from edge.station.web import i18n, order, reports, throttle
 from edge.station.web.feed import Backlog
 from edge.station.web.sessions import SessionCodec
 
@@ -60,17 +66,67 @@ def test_rows_age_yellow_after_a_minute_and_red_after_three_unacknowledged() -> 
     assert order.age_level(view(drill=True), T0 + 500) == ""
 
 
+def test_an_alarm_asking_no_ack_never_ages_and_sorts_with_the_confirmed() -> None:
+    quiet = view(alarm_id="walk", ack_needed=False)
+    assert order.age_level(quiet, T0 + 500) == ""
+    waiting = view(alarm_id="smoke", hazard="flood", first_at=iso_ms(T0 + 5))
+    assert order.queue_key(waiting) < order.queue_key(quiet)
+
+
 def test_new_trouble_after_an_ack_ages_from_the_new_event() -> None:
     v = view(acked_at=iso_ms(T0 + 10), last_at=iso_ms(T0 + 100))
     assert order.age_level(v, T0 + 150) == ""
     assert order.age_level(v, T0 + 160) == "yellow"
 
 
-def test_the_place_is_read_from_the_device_sentence() -> None:
-    assert (
-        order.place_of("KEBAKARAN: asap terdeteksi di Dapur, Blok A (tahap 2)") == "Dapur, Blok A"
+def placed(sensor: str, state: str, message: str, place: str, **kw: Any) -> dict[str, Any]:
+    """The alarm view of one device event, through the station's own parser."""
+    payload = {
+        "id": "e1", "seq": 1, "site": "lapas", "device": "pi-a", "sensor": sensor,
+        "state": state, "severity": "critical" if state == "alarm" else "fault",
+        "ts": iso_ms(T0), "requires_ack": True, "message": message, "place": place, **kw,
+    }  # fmt: skip
+    fact = parse(
+        "siaga", "siaga/lapas/pi-a/events", json.dumps(payload).encode(), retained=False, user={}
     )
-    assert order.place_of("FLOOD: water has reached 1.20 m at Gate 3") == "Gate 3"
+    assert isinstance(fact, EventMsg)
+    alarm = alarms.on_event(None, fact.facts, epoch=0, at=iso_ms(T0))
+    assert alarm is not None
+    return alarm.view()
+
+
+def test_the_place_of_a_sensor_fault_is_the_sensor_never_words_of_the_fault() -> None:
+    message = describe(
+        language="id", state=State.FAULT, reason=Reason.OUT_OF_RANGE, name="Dapur",
+        location="Blok A", hazard="fire",
+    )  # fmt: skip
+    view = placed("smoke-1", "fault", message, place_words("Dapur", "Blok A"))
+    assert "di luar jangkauan" in message and order.place_of(view) == "Dapur, Blok A"
+
+
+def test_the_place_of_a_zone_member_is_the_member_not_its_id() -> None:
+    message = describe(
+        language="id", state=State.FAULT, reason=Reason.NO_DATA, name="Detektor sel 3",
+        location="", hazard="fire",
+    )  # fmt: skip
+    view = placed("smoke-3", "fault", message, "Detektor sel 3", zone="blok-a")
+    assert order.place_of(view) == "Detektor sel 3"
+
+
+def test_the_place_of_a_zone_is_the_zone_never_its_members_ids() -> None:
+    message = zone_message(
+        language="id", hazard="fire", state=State.ALARM, reason=Reason.CONFIRMED,
+        name="Blok A", location="Lantai 2", members=["smoke-1", "smoke-2"], confirm_s=30.0,
+        confirm_by_time=False,
+    )  # fmt: skip
+    view = placed("blok-a", "alarm", message, "Blok A, Lantai 2", zone="blok-a")
+    assert order.place_of(view) == "Blok A, Lantai 2"
+
+
+def test_the_configured_place_wins_and_an_older_device_shows_the_sensor_id() -> None:
+    view = placed("smoke-1", "alarm", "KEBAKARAN: asap terdeteksi di Dapur", "")
+    assert order.place_of(view, "Dapur umum") == "Dapur umum"
+    assert order.place_of(view) == "smoke-1"
 
 
 def test_wrong_passwords_are_free_three_times_then_slowed_down_doubling() -> None:
@@ -134,6 +190,31 @@ def test_a_drill_runs_from_its_start_marker_to_the_next_marker_of_its_device() -
     assert [(d["id"], d["ended_at"]) for d in drills] == [("d1", iso_ms(T0 + 60)), ("x", None)]
 
 
+def test_a_drill_is_timed_by_its_markers_own_ts_and_seq_whatever_their_arrival() -> None:
+    def m(i: str, seq: int, ts: float, received: float, words: str) -> dict[str, Any]:
+        return {
+            "id": i,
+            "seq": seq,
+            "site": "lapas",
+            "device": "pi-a",
+            "ts": iso_ms(ts),
+            "received_at": iso_ms(received),
+            "message": f"Latihan: {words}",
+        }
+
+    (drill,) = reports.drills_from(
+        [  # both markers resent late, the end first
+            m("e1", 9, T0 + 60, T0 + 900, "selesai: evakuasi"),
+            m("d1", 8, T0, T0 + 901, "dimulai: evakuasi (60 s)"),
+        ]
+    )
+    assert (drill["id"], drill["started_at"], drill["ended_at"]) == (
+        "d1",
+        iso_ms(T0),
+        iso_ms(T0 + 60),
+    )
+
+
 def test_a_drill_alarm_is_timed_from_its_event_to_view_ack_confirmation_and_close() -> None:
     alarm = Alarm(
         alarm_id="a",
@@ -179,3 +260,64 @@ def test_who_was_on_shift_comes_from_logins_not_yet_ended() -> None:
     ]
     people = reports.on_shift(audit, iso_ms(T0), iso_ms(T0 + 3600), lifetime_s=43200)
     assert [p["name"] for p in people] == ["pagi", "siang"]
+
+
+def test_the_devices_own_ack_is_worded_in_the_page_language() -> None:
+    alarm = Alarm(
+        "a",
+        "lapas",
+        "pi-a",
+        "smoke-1",
+        "fire",
+        "critical",
+        True,
+        "alarm",
+        None,
+        None,
+        "",
+        "",
+        required=1,
+    )
+    confirmed = {**alarm.view(), "ack": "confirmed", "acked_by": alarms.ACKED_ON_DEVICE}
+    confirmed["acked_how"] = "device"
+    text = i18n.ack_text(i18n.text("id"), confirmed)
+    assert "ditanggapi di perangkat" in text and "said the device" not in text
+
+
+def test_a_drill_alarm_closed_at_drill_end_is_not_shown_as_confirmed_by_an_operator() -> None:
+    alarm = Alarm(
+        "a",
+        "lapas",
+        "pi-a",
+        "smoke-1",
+        "fire",
+        "critical",
+        True,
+        "alarm",
+        None,
+        None,
+        "",
+        "",
+        drill=True,
+        waiting=("e",),
+        required=1,
+    )
+    view = alarms.drill_ended(alarm, at=iso_ms(T0)).view()
+    assert view["acked_how"] == "drill_end" and i18n.ack_class(view) == "ended"
+    assert i18n.ack_text(i18n.text("id"), view) == "ditutup saat latihan selesai"
+    assert i18n.ack_text(i18n.text("en"), view) == "closed at drill end"
+
+
+def test_states_and_hazards_are_worded_in_the_page_language() -> None:
+    t = i18n.text("id")
+    assert (i18n.state_word(t, "fault"), i18n.hazard_word(t, "earthquake")) == ("gangguan", "GEMPA")
+    assert i18n.hazard_word(i18n.text("en"), "flood") == "FLOOD"
+
+
+def test_the_site_alarm_reasons_are_in_the_station_language() -> None:
+    book = SiteBook("id")
+    book.on_status("lapas", "pi-a", "offline", T0, False, "lost")
+    book.device("pi-b", "pi-b").last_heard = T0
+    why = {t.device: t.why for t in book.watch(T0 + 100, T0)}
+    assert why["pi-a"] == "senyap: broker kehilangan perangkat (pesan wasiatnya)"
+    assert str(why["pi-b"]).startswith("senyap: tidak terdengar apa pun selama 100 dtk")

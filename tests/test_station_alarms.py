@@ -82,6 +82,67 @@ def test_an_old_event_resent_late_is_counted_but_never_rewinds_active() -> None:
     assert (late.events, late.active, late.last_seq) == (3, False, 3)
 
 
+EARLIER = "2025-03-11T01:00:00.000Z"
+
+
+def test_an_old_alarm_arriving_after_a_newer_normal_opens_cleared_at_its_own_time() -> None:
+    newer = alarms.Newest(0, 107, "id-107", "normal", AT)
+    alarm = alarms.on_event(None, ev(72, ts=EARLIER), epoch=0, at=LATER, newest=newer)
+    assert alarm is not None
+    assert (alarm.active, alarm.state, alarm.last_seq, alarm.last_event_id) == (
+        False,
+        "normal",
+        107,
+        "id-107",
+    )
+    assert (alarm.first_at, alarm.last_at, alarm.waiting) == (EARLIER, AT, ("id-72",))
+
+
+def test_an_episode_opened_by_a_repeat_takes_its_first_time_from_the_event() -> None:
+    alarm = alarms.on_event(None, ev(3, ts=EARLIER), epoch=0, at=LATER, late=True)
+    assert alarm is not None and (alarm.first_at, alarm.active) == (EARLIER, True)
+
+
+def test_an_older_newest_changes_nothing_about_a_new_alarm() -> None:
+    older = alarms.Newest(0, 2, "id-2", "normal", EARLIER)
+    alarm = alarms.on_event(None, ev(5), epoch=0, at=LATER, newest=older)
+    assert alarm is not None and (alarm.active, alarm.first_at, alarm.last_seq) == (
+        True,
+        LATER,
+        5,
+    )
+
+
+def _replay(order: list[tuple[int, str]]) -> tuple[object, ...] | None:
+    """The recorder's part of the story: each event archived, the sensor's newest other
+    archived event handed in when an episode opens."""
+    alarm: Alarm | None = None
+    archived: list[tuple[int, str]] = []
+    for seq, state in order:
+        newest = max(archived, default=None)
+        archived.append((seq, state))
+        known = alarms.Newest(0, newest[0], f"id-{newest[0]}", newest[1], AT) if newest else None
+        after = alarms.on_event(alarm, ev(seq, state), epoch=0, at=LATER, newest=known)
+        alarm = after if after is not None else alarm
+    if alarm is None:
+        return None
+    return (alarm.active, alarm.state, alarm.last_seq, alarm.last_event_id)
+
+
+@given(
+    st.lists(st.sampled_from(["alarm", "fault", "normal"]), min_size=1, max_size=8).flatmap(
+        lambda states: st.tuples(
+            st.just(list(enumerate(states, 1))), st.permutations(list(enumerate(states, 1)))
+        )
+    )
+)
+def test_any_arrival_order_of_the_same_events_ends_in_the_state_of_seq_order(
+    orders: tuple[list[tuple[int, str]], list[tuple[int, str]]],
+) -> None:
+    by_seq, arrived = orders
+    assert _replay(arrived) == _replay(by_seq)
+
+
 def test_drills_and_walk_tests_are_kept_apart_from_real_alarms() -> None:
     assert ev(1, drill=True).category == "drill"
     assert ev(1, test=True).category == "test"
@@ -170,6 +231,34 @@ def test_a_drill_end_closes_the_drill_acks_as_the_device_does() -> None:
     )
     real = opened(2)
     assert alarms.drill_ended(real, at=LATER) == real
+
+
+def test_an_alarm_the_device_asks_no_ack_for_needs_none_and_refuses_one() -> None:
+    walk = opened(1, test=True, requires_ack=False)
+    assert (walk.ack_needed, walk.view()["ack_needed"], walk.ack) == (False, False, AckState.NONE)
+    with pytest.raises(AlarmError, match="asks no acknowledgement"):
+        alarms.acknowledge(walk, by="Sari", at=LATER)
+
+
+def test_an_alarm_that_asks_an_ack_needs_one() -> None:
+    assert opened(1).ack_needed and opened(1).view()["ack_needed"]
+
+
+def test_a_zone_members_own_vote_opens_no_alarm_the_zone_carries_it() -> None:
+    vote = ev(1, sensor="smoke-2", zone="dapur", requires_ack=False)
+    assert alarms.on_event(None, vote, epoch=0, at=AT) is None
+    zone = opened(2, sensor="dapur", zone="dapur")
+    assert zone.ack_needed
+
+
+def test_a_zone_members_fault_that_asks_an_ack_opens_its_own_alarm() -> None:
+    fault = opened(1, state="fault", sensor="smoke-2", zone="dapur")
+    assert fault.ack_needed
+
+
+def test_new_trouble_asking_an_ack_makes_a_no_ack_alarm_need_one() -> None:
+    alarm = alarms.on_event(opened(1, requires_ack=False), ev(2), epoch=0, at=LATER)
+    assert alarm is not None and alarm.ack_needed and alarm.waiting == ("id-2",)
 
 
 def test_a_silent_site_is_an_alarm_of_hazard_device() -> None:

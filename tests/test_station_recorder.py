@@ -34,7 +34,7 @@ class Station:
 
     def __init__(self, url: str) -> None:
         self.archive = Archive(url).open()
-        self.sites = SiteBook()
+        self.sites = SiteBook("en")
         self.health = StationHealth(["mqtt://b"], "en")
         self.health.broker("mqtt://b", True, T0)
         self.health.database(True, T0)
@@ -208,13 +208,26 @@ def test_a_refusal_of_a_forged_ack_leaves_our_pending_ack_pending(station: Stati
     assert alarm["ack"] == "pending"
 
 
+def test_a_repeat_of_an_old_alarm_after_the_retained_newer_state_never_overrides_it(
+    station: Station,
+) -> None:
+    station.feed("state/smoke-1", event(107, "normal"), T0 + 100, retained=True)
+    station.send(event(72, ts=T0 - 600), T0 + 101, user={"sent": "repeat"})
+    (alarm,) = station.alarms(T0 + 102)
+    assert (alarm["active"], alarm["state"], alarm["first_at"]) == (
+        False,
+        "normal",
+        iso_ms(T0 - 600),
+    )
+
+
 def test_an_alarm_whose_device_went_offline_stays_and_is_marked(station: Station) -> None:
     station.send(event(1))
     station.feed("status", {"state": "offline", "ts": iso_ms(T0), "version": "t"}, T0 + 5)
     station.watch(T0 + 6)
     real = [a for a in station.alarms(T0 + 6) if a["sensor"] == "smoke-1"]
     assert len(real) == 1 and real[0]["active"]
-    assert real[0]["marker"] == "site offline — confirmed alarm"
+    assert real[0]["marker"] == "site offline — alarm stands"
 
 
 def test_an_alarm_whose_device_went_silent_stays_and_is_marked(station: Station) -> None:
@@ -222,7 +235,7 @@ def test_an_alarm_whose_device_went_silent_stays_and_is_marked(station: Station)
     station.send(event(1))
     station.watch(T0 + 36)
     by_sensor = {a["sensor"]: a for a in station.alarms(T0 + 36)}
-    assert by_sensor["smoke-1"]["marker"] == "site silent — confirmed alarm"
+    assert by_sensor["smoke-1"]["marker"] == "site silent — alarm stands"
     assert by_sensor["_site"]["hazard"] == "device"
 
 
@@ -250,6 +263,41 @@ def test_the_will_makes_a_silent_site_alarm_at_once(station: Station) -> None:
     station.feed("status", {"state": "offline", "ts": iso_ms(T0), "version": "t"}, T0 + 1)
     (alarm,) = station.watch(T0 + 1).alarms.values()
     assert alarm.hazard == "device" and alarm.state.startswith("offline")
+
+
+def status(reason: str) -> dict[str, Any]:
+    return {"state": "offline", "ts": iso_ms(T0), "version": "t", "reason": reason}
+
+
+def test_a_lost_will_makes_the_site_silent_at_once(station: Station) -> None:
+    station.feed("status", status("lost"), T0 + 1)
+    (alarm,) = station.watch(T0 + 1).alarms.values()
+    assert (alarm.hazard, alarm.active, alarm.state.startswith("silent")) == ("device", True, True)
+    assert [s["status"] for s in station.board.site_views(T0 + 2)] == ["silent"]
+
+
+def test_a_clean_stop_is_offline_no_alarm_but_not_watched_and_open_alarms_stay_marked(
+    station: Station,
+) -> None:
+    station.feed("heartbeat", heartbeat(0, smoke_1="normal"))
+    station.send(event(1))
+    station.feed("status", status("stopped"), T0 + 5)
+    assert station.watch(T0 + 6).alarms == {}
+    (site,) = station.board.site_views(T0 + 7)
+    assert (site["status"], site["not_watched"]) == ("offline", ["smoke-1"])
+    (alarm,) = station.alarms(T0 + 7)
+    assert alarm["active"] and alarm["marker"] is not None and alarm["site_status"] == "offline"
+
+
+def test_a_lost_site_stays_silent_after_a_station_restart(database_url: str) -> None:
+    first = Station(database_url)
+    first.feed("status", status("lost"), T0 + 1)
+    first.watch(T0 + 1)
+    first.close()
+    restarted = Station(database_url)
+    assert restarted.watch(T0 + 2).alarms == {}  # the same alarm, not a new one
+    assert [s["status"] for s in restarted.board.site_views(T0 + 2)] == ["silent"]
+    restarted.close()
 
 
 def test_the_station_own_loss_never_makes_sites_silent(station: Station) -> None:

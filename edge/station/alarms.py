@@ -13,7 +13,10 @@ Rules (each one a test in tests/test_station_alarms.py):
    category ``real`` | ``drill`` | ``test``: a drill alarm never joins, opens or closes a
    real one, and carries ``drill``/``test`` so it is never counted as real.
 3. **Active follows the device.** ``active`` is the state of the newest event by
-   (epoch, seq), not by arrival: a re-sent old event is counted, never rewinds it.
+   (epoch, seq), not by arrival: a re-sent old event is counted, never rewinds it; one
+   that opens an episode after a newer event of its sensor was archived opens it with that
+   newer event's state. An episode opened by a repeat or resend, or by an old event, takes
+   its times from the event's own ``ts`` (when it happened), not the receive time.
 4. **History stays history.** An event at or below a closed alarm's last seq (same
    epoch) opens nothing: a gap filled after the close is not a new alarm.
 5. **Ack: none → pending → confirmed.** ``acknowledge`` publishes an ack for every event
@@ -31,6 +34,11 @@ Rules (each one a test in tests/test_station_alarms.py):
    device's own word that it is back: a pending ack of it becomes confirmed then.
 9. **Device clock.** An event whose ``ts`` is more than :data:`SKEW_BEHIND_S` behind or
    :data:`SKEW_AHEAD_S` ahead of the station's receive time is flagged, never dropped.
+10. **No ack asked, none taken.** An alarm none of whose events has ``requires_ack``
+    (a walk test's, one the device only reports) needs no ack: it is never unacknowledged,
+    never ages, and :func:`acknowledge` refuses it (:data:`NO_ACK_ASKED`). A zone member's
+    own vote (``zone`` set, not the member's zone itself, no ack asked) opens no alarm: the
+    zone's event carries the alarm; it still joins an open episode of that member.
 """
 
 from __future__ import annotations
@@ -80,10 +88,36 @@ class EventFacts:
     stage: str | None = None
     value: float | None = None
     unit: str = ""
+    zone: str | None = None
+    """The zone this sensor is a member of (the zone itself on a zone's own event)."""
+    place: str = ""
+    """The event's ``place`` (the sensor's or zone's name and location), "" from older
+    devices."""
 
     @property
     def category(self) -> str:
         return category(self.drill, self.test)
+
+    @property
+    def zone_vote(self) -> bool:
+        """A zone member's own event that asks no ack: its zone's event carries the alarm."""
+        return self.zone is not None and self.zone != self.sensor and not self.requires_ack
+
+
+@dataclass(frozen=True, slots=True)
+class Newest:
+    """The newest event already archived of the sensor (same category): what an old event
+    arriving late must not override (rule 3)."""
+
+    epoch: int
+    seq: int
+    id: str
+    state: str
+    ts: str
+    message: str = ""
+    stage: str | None = None
+    value: float | None = None
+    unit: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +172,8 @@ class Alarm:
     value: float | None = None
     unit: str = ""
     """The newest event's stage, value and unit (what the board shows)."""
+    place: str = ""
+    """Where, from the events' ``place`` (the newest that names one)."""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -147,6 +183,21 @@ class Alarm:
     @property
     def silent_site(self) -> bool:
         return self.sensor == SITE_SENSOR
+
+    @property
+    def acked_how(self) -> str | None:
+        """``drill_end`` (the device closed it at the drill's end: no operator took it),
+        ``device`` (the device's word, no operator named) or None (an operator): what the
+        board words, in its language, instead of the stored English marker."""
+        if self.acked_by == DRILL_ENDED_BY:
+            return "drill_end"
+        return "device" if self.acked_by == ACKED_ON_DEVICE else None
+
+    @property
+    def ack_needed(self) -> bool:
+        """Rule 10: an operator can acknowledge only what the device asked to be (or a
+        silent site, which the station raised itself)."""
+        return self.silent_site or self.required > 0
 
     def view(self) -> dict[str, Any]:
         """The spec's alarm object (plus a few additions with defaults)."""
@@ -160,8 +211,10 @@ class Alarm:
             "active": self.active,
             "state": self.state,
             "ack": self.ack.value,
+            "ack_needed": self.ack_needed,
             "acked_by": self.acked_by,
             "acked_at": self.acked_at,
+            "acked_how": self.acked_how,
             "ack_refused": self.ack_refused,
             "closed": self.closed,
             "closed_by": self.closed_by,
@@ -179,6 +232,7 @@ class Alarm:
             "stage": self.stage,
             "value": self.value,
             "unit": self.unit,
+            "place": self.place,
         }
 
 
@@ -207,19 +261,32 @@ def skew(ts: str, received_at: float) -> str | None:
 
 
 def on_event(
-    latest: Alarm | None, ev: EventFacts, *, epoch: int, at: str, skewed: str | None = None
+    latest: Alarm | None,
+    ev: EventFacts,
+    *,
+    epoch: int,
+    at: str,
+    skewed: str | None = None,
+    newest: Newest | None = None,
+    late: bool = False,
 ) -> Alarm | None:
     """The alarm after event ``ev`` (received at ``at``), or None when it makes none.
 
-    ``latest``: the newest alarm of the event's episode key, open or closed (rules 1-4)."""
+    ``latest``: the newest alarm of the event's episode key, open or closed (rules 1-4);
+    ``newest``: the sensor's newest other event archived, when opening; ``late``: ``ev``
+    is a repeat or resend (its ``ts`` is then when it happened, not ``at``)."""
     if latest is None or latest.closed:
         if latest is not None and (epoch, ev.seq) <= (latest.epoch, latest.last_seq):
             return None  # rule 4
-        if ev.state not in OPEN_STATES:
-            return None
+        if ev.state not in OPEN_STATES or ev.zone_vote:
+            return None  # rules 1 and 10
+        if newest is not None and (newest.epoch, newest.seq) <= (epoch, ev.seq):
+            newest = None  # this event is the newest: it speaks for the sensor
+        if newest is not None or late:
+            at = ev.ts  # rule 3: an old event, filled in late, happened at its own time
         waiting = (ev.id,) if ev.requires_ack and ev.ack_word != "closed" else ()
         confirmed = ev.requires_ack and not waiting
-        return Alarm(
+        alarm = Alarm(
             alarm_id=ev.id,
             site=ev.site,
             device=ev.device,
@@ -246,14 +313,32 @@ def on_event(
             stage=ev.stage,
             value=ev.value,
             unit=ev.unit,
+            place=ev.place,
+        )
+        if newest is None:
+            return alarm
+        return replace(  # rule 3: a newer event of the sensor is already the state
+            alarm,
+            active=newest.state in OPEN_STATES,
+            state=newest.state,
+            last_event_id=newest.id,
+            last_at=newest.ts,
+            epoch=newest.epoch,
+            last_seq=newest.seq,
+            message=newest.message or ev.message,
+            stage=newest.stage,
+            value=newest.value,
+            unit=newest.unit,
         )
     alarm = latest
-    newest = (epoch, ev.seq) >= (alarm.epoch, alarm.last_seq)
+    is_newest = (epoch, ev.seq) >= (alarm.epoch, alarm.last_seq)
     changes: dict[str, Any] = {
         "events": alarm.events + 1,
         "severity": worst(alarm.severity, ev.severity),
     }
-    if newest:
+    if ev.place and (is_newest or not alarm.place):
+        changes["place"] = ev.place
+    if is_newest:
         changes.update(
             active=ev.state in OPEN_STATES,
             state=ev.state,
@@ -289,6 +374,7 @@ def repeated(alarm: Alarm, ev: EventFacts, *, at: str) -> Alarm:
 
 
 ACKED_ON_DEVICE = "(acknowledged, said the device)"
+NO_ACK_ASKED = "the device asks no acknowledgement for this alarm"
 
 
 def _device_took(alarm: Alarm, event_id: str, *, by: str | None, at: str) -> Alarm:
@@ -320,6 +406,8 @@ def acknowledge(alarm: Alarm, *, by: str, at: str) -> tuple[Alarm, list[str]]:
         raise AlarmError("the alarm is closed")
     if not by.strip():
         raise AlarmError("an acknowledgement needs the operator's name")
+    if not alarm.ack_needed:
+        raise AlarmError(NO_ACK_ASKED)  # rule 10
     if alarm.ack is AckState.CONFIRMED and not alarm.waiting:
         return alarm, []
     send = list(alarm.waiting)
@@ -404,12 +492,17 @@ def silent_site(site: str, device: str, *, at: str, why: str) -> Alarm:
     )
 
 
-def site_spoke(alarm: Alarm, *, at: str) -> Alarm:
-    """Rule 8: the site is heard again; a pending ack of the silence is the device's word."""
+HEARD_AGAIN = "heard again"
+
+
+def site_spoke(alarm: Alarm, *, at: str, state: str = HEARD_AGAIN) -> Alarm:
+    """Rule 8: the site is heard again; a pending ack of the silence is the device's word.
+
+    ``state``: the words for it, in the station's language."""
     if not alarm.active:
         return alarm
     ack = AckState.CONFIRMED if alarm.ack is AckState.PENDING else alarm.ack
-    return replace(alarm, active=False, last_at=at, state="heard again", ack=ack)
+    return replace(alarm, active=False, last_at=at, state=state, ack=ack)
 
 
 def site_silent_again(alarm: Alarm, *, at: str, why: str) -> Alarm:

@@ -24,10 +24,10 @@ RESUME_WINDOW = 10_000
 """Seqs per device read back at start-up to resume gap accounting where it stood."""
 SEVERITY_ORDER = {"critical": 0, "fault": 1, "warning": 2, "info": 3}
 MARK = {
-    "en": {"silent": "site silent — confirmed alarm", "offline": "site offline — confirmed alarm"},
+    "en": {"silent": "site silent — alarm stands", "offline": "site offline — alarm stands"},
     "id": {
-        "silent": "lokasi senyap — alarm terkonfirmasi",
-        "offline": "lokasi luring — alarm terkonfirmasi",
+        "silent": "lokasi senyap — alarm tetap berlaku",
+        "offline": "lokasi luring — alarm tetap berlaku",
     },
 }
 
@@ -69,12 +69,15 @@ class BoardView:
                     dev.ledger.watermark = window[0] - 1
                     for seq in window:
                         dev.ledger.note_seq(seq)
+            for (site, device), reason in archive.status_reasons().items():
+                self.sites.device(site, device).status_reason = reason
             for site, device, sensor, state, _epoch, seq in archive.sensor_states():
                 self.sites.on_sensor(site, device, sensor, state, seq)
             for alarm in self._alarms.values():
                 if alarm.sensor == SITE_SENSOR and alarm.active and not alarm.closed:
                     dev = self.sites.device(alarm.site, alarm.device)
-                    dev.flag = "offline" if dev.status == "offline" else "silent"
+                    offline = "lost" if dev.status_reason == "lost" else "offline"
+                    dev.flag = offline if dev.status == "offline" else "silent"
                     dev.flag_at = _epoch_s(alarm.last_at) or 0.0
 
     def apply(self, alarms: Iterable[Alarm]) -> None:
@@ -128,7 +131,7 @@ class BoardView:
             real = [a for a in self._alarms.values() if not a.closed and not a.drill and not a.test]
             return {
                 "open": len(real),
-                "unacknowledged": sum(a.ack is AckState.NONE for a in real),
+                "unacknowledged": sum(a.ack is AckState.NONE and a.ack_needed for a in real),
                 "pending": sum(a.ack is AckState.PENDING for a in real),
                 "drill": sum(
                     1 for a in self._alarms.values() if not a.closed and (a.drill or a.test)

@@ -46,6 +46,8 @@ class _EventHead(_Lenient):
     test: bool = False
     requires_ack: bool = False
     message: str = Field(default="", max_length=4096)
+    zone: str | None = Field(default=None, max_length=128)
+    place: str = Field(default="", max_length=256)
 
 
 class _ReceiptBody(_Lenient):
@@ -76,6 +78,8 @@ class StatusMsg:
     state: str
     payload: dict[str, Any]
     retained: bool
+    reason: str | None = None
+    """running | stopped | lost; None from an older device (or a value we do not know)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +148,9 @@ def parse(  # noqa: C901 (one branch per topic of the API)
         state = data.get("state")
         if state not in ("online", "offline"):
             return Dropped("status without online/offline", site, device, topic)
-        return StatusMsg(site, device, str(state), data, retained)
+        reason = data.get("reason")
+        known = reason if reason in ("running", "stopped", "lost") else None
+        return StatusMsg(site, device, str(state), data, retained, known)
     if rest == "heartbeat":
         return HeartbeatMsg(site, device, data)
     if rest == "acked":
@@ -194,13 +200,15 @@ def _event(
         test=head.test,
         requires_ack=head.requires_ack,
         message=head.message,
+        zone=head.zone,
+        place=head.place,
         ack_word=ack_word if ack_word in ("open", "closed") else None,
-        **_reading(data),
+        **reading(data),
     )
     return EventMsg(site, device, facts, data, raw, user.get("sent"), rest.startswith("state/"))
 
 
-def _reading(data: dict[str, Any]) -> dict[str, Any]:
+def reading(data: dict[str, Any]) -> dict[str, Any]:
     """Stage, value and unit as the board shows them; anything odd is left out, never a
     reason to drop the event."""
     stage, value, unit = data.get("stage"), data.get("value"), data.get("unit")

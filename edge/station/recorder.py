@@ -32,6 +32,7 @@ from edge.station.messages import (
     HeartbeatMsg,
     ReceiptMsg,
     StatusMsg,
+    reading,
 )
 from edge.station.sites import DeviceSeen, SiteBook
 from edge.topics import Topics
@@ -254,9 +255,11 @@ class Recorder:
             self._event(tx, fact, item, at, changes, opened, written)
         elif isinstance(fact, StatusMsg):
             dev = self.sites.device(*key)
-            if not fact.retained or dev.status != fact.state:
+            if not fact.retained or (dev.status, dev.status_reason) != (fact.state, fact.reason):
                 tx.add_status(fact.site, fact.device, fact.state, at, json.dumps(fact.payload))
-            self.sites.on_status(fact.site, fact.device, fact.state, item.at, fact.retained)
+            self.sites.on_status(
+                fact.site, fact.device, fact.state, item.at, fact.retained, fact.reason
+            )
             changes.devices.add(key)
         elif isinstance(fact, HeartbeatMsg):
             if self.sites.on_heartbeat(fact.site, fact.device, fact.payload, item.at):
@@ -326,7 +329,13 @@ class Recorder:
         changes.events.append((ev.site, ev.device, ev.seq, epoch, ev.sensor, ev.state, real))
         if skewed is not None:
             log.warning("device_clock_off", site=ev.site, device=ev.device, skew=skewed, ts=ev.ts)
-        result = alarms.on_event(latest, ev, epoch=dev.ledger.epoch, at=at, skewed=skewed)
+        newest = None
+        if (latest is None or latest.closed) and ev.state in alarms.OPEN_STATES:
+            newest = _newest(tx, ev)
+        late = msg.sent is not None or msg.from_state
+        result = alarms.on_event(
+            latest, ev, epoch=epoch, at=at, skewed=skewed, newest=newest, late=late
+        )
         if result is not None and result != latest:
             self._put(tx, result, changes, opened, before=latest, at=at, event=msg.payload)
         if ev.drill and ev.sensor == DEVICE_SENSOR and msg.payload.get("reason") == "drill":
@@ -450,7 +459,8 @@ class Recorder:
                     self._put(tx, after, changes, before=latest, at=at)
                 elif latest is not None and is_open:
                     log.info("site_heard_again", site=t.site, device=t.device)
-                    self._put(tx, alarms.site_spoke(latest, at=at), changes, before=latest, at=at)
+                    spoke = alarms.site_spoke(latest, at=at, state=self.sites.words["heard_again"])
+                    self._put(tx, spoke, changes, before=latest, at=at)
                 changes.devices.add((t.site, t.device))
             self._announce(tx, changes)
         return changes
@@ -505,3 +515,27 @@ def _store_started_over(ev: EventFacts, payload: dict[str, Any]) -> bool:
 
 
 __all__ = ["AlarmError", "Changes", "Inbound", "NotFoundError", "Publish", "Recorder"]
+
+
+def _newest(tx: Tx, ev: alarms.EventFacts) -> alarms.Newest | None:
+    """The sensor's newest other archived event: an old one opening late must not
+    override it (alarm rule 3)."""
+    row = tx.newest_event(ev.site, ev.device, ev.sensor, ev.drill, ev.test, ev.id)
+    if row is None:
+        return None
+    event_id, epoch, seq, state, ts, payload = row
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        data = {}
+    data = data if isinstance(data, dict) else {}
+    message = data.get("message")
+    return alarms.Newest(
+        epoch,
+        seq,
+        event_id,
+        state,
+        ts,
+        message if isinstance(message, str) else "",
+        **reading(data),
+    )

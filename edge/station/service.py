@@ -78,7 +78,7 @@ class StationService:
         self.now = clock
         lang = config.station.language.value
         self.health = StationHealth(list(config.mqtt.broker_urls), lang)
-        self.sites = SiteBook()
+        self.sites = SiteBook(lang)
         self.board = BoardView(self.sites, self.health, lang)
         self.hub = ChangeHub()
         self.archive = Archive(config.database.url)

@@ -10,8 +10,12 @@ archive keeps ``last_heard``). Rules:
   announces (``DEFAULT_HEARTBEAT_S`` before any). Heartbeats are QoS 0, so one or two
   may be lost on a healthy link without anything being wrong; three in a row are not
   (the same 3 intervals the MQTT API tells every listener), and the slack covers
-  transport jitter for short intervals. **Offline**: its status (retained, or its Will)
-  says ``offline``.
+  transport jitter for short intervals. **Offline** and **silent** by its status: the
+  status says why (``reason``): ``lost`` is its Last Will (the broker lost it: frozen,
+  cut off, crashed), so the site is **silent** at once (the silent-site alarm);
+  ``stopped`` is a clean stop: the site is **offline**, no alarm of its own, but its
+  sensors are not watched and its open alarms stay marked. A status without ``reason``
+  (older devices) is offline, and an alarm, as before.
 - **The station's own deafness is never the sites' silence.** Silence is measured from
   ``max(last_heard, listening_since)``, where ``listening_since`` is when the station
   last became able to hear (a broker connected and the database open); while it cannot
@@ -37,6 +41,23 @@ NOT_WATCHED_STATES = frozenset({"fault", "disabled", "starting"})
 
 DeviceKey = tuple[str, str]
 
+WHY: dict[str, dict[str, str]] = {
+    "en": {
+        "silent": "silent: nothing heard for {age:.0f} s (heartbeat every {interval:g} s)",
+        "lost": "silent: the broker lost the device (its Last Will)",
+        "offline": "offline: the device's status says offline",
+        "heard_again": "heard again",
+    },
+    "id": {
+        "silent": "senyap: tidak terdengar apa pun selama {age:.0f} dtk "
+        "(detak setiap {interval:g} dtk)",
+        "lost": "senyap: broker kehilangan perangkat (pesan wasiatnya)",
+        "offline": "luring: status perangkat menyatakan luring",
+        "heard_again": "terdengar lagi",
+    },
+}
+"""The site alarm's reasons, in the station's language (they are its state and message)."""
+
 
 @dataclass(slots=True)
 class SensorSeen:
@@ -50,6 +71,8 @@ class DeviceSeen:
     site: str
     device: str
     status: str | None = None
+    status_reason: str | None = None
+    """The status's ``reason`` (running | stopped | lost), None from an older device."""
     status_at: float | None = None
     last_heard: float | None = None
     heartbeat: dict[str, Any] | None = None
@@ -60,7 +83,8 @@ class DeviceSeen:
     sensors: dict[str, SensorSeen] = field(default_factory=dict)
     ledger: SeqLedger = field(default_factory=SeqLedger)
     flag: str = ""
-    """What the silence watch last decided: "", "silent" or "offline"."""
+    """What the silence watch last decided: "", "silent", "offline" (an alarm) or
+    "stopped" (offline after a clean stop: no alarm)."""
     flag_at: float = 0.0
     """When it decided so: only a message heard after it clears the flag."""
 
@@ -81,9 +105,17 @@ class DeviceSeen:
         return now - since > HEARTBEAT_MISSES * self.interval_s + SLACK_S
 
     def condition(self, now: float, listening_since: float | None) -> str:
+        """``online`` | ``offline`` | ``silent`` (what the board shows)."""
         if self.status == "offline":
-            return "offline"
+            return "silent" if self.status_reason == "lost" else "offline"
         return "silent" if self.silent(now, listening_since) else "online"
+
+    def watch_flag(self, now: float, listening_since: float | None) -> str:
+        """What the silence watch decides: "" (fine), "stopped" (no alarm), or the
+        site-alarm kinds "silent" / "lost" / "offline"."""
+        if self.status == "offline":
+            return {"lost": "lost", "stopped": "stopped"}.get(self.status_reason or "", "offline")
+        return "silent" if self.silent(now, listening_since) else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +128,9 @@ class Transition:
 
 
 class SiteBook:
-    def __init__(self) -> None:
+    def __init__(self, language: str = "id") -> None:
         self.devices: dict[DeviceKey, DeviceSeen] = {}
+        self.words = WHY.get(language, WHY["en"])
 
     def device(self, site: str, device: str) -> DeviceSeen:
         dev = self.devices.get((site, device))
@@ -113,12 +146,21 @@ class SiteBook:
         if broker is not None:
             dev.broker = broker
         if dev.status == "offline":
-            dev.status = "online"  # it speaks: its Will is out of date
+            dev.status, dev.status_reason = "online", None  # it speaks: its Will is old
         return dev
 
-    def on_status(self, site: str, device: str, state: str, at: float, retained: bool) -> None:
+    def on_status(
+        self,
+        site: str,
+        device: str,
+        state: str,
+        at: float,
+        retained: bool,
+        reason: str | None = None,
+    ) -> None:
         dev = self.device(site, device)
         dev.status = state
+        dev.status_reason = reason
         dev.status_at = at
 
     def on_heartbeat(self, site: str, device: str, data: dict[str, Any], at: float) -> bool:
@@ -157,11 +199,10 @@ class SiteBook:
         """Devices that turned silent or offline, or were heard again, since last time."""
         out = []
         for dev in self.devices.values():
-            condition = dev.condition(now, listening_since)
-            flag = "" if condition == "online" else condition
+            flag = dev.watch_flag(now, listening_since)
             if flag == dev.flag:
                 continue
-            if flag == "" and (
+            if flag in ("", "stopped") and (
                 listening_since is None
                 or (dev.flag and (dev.last_heard is None or dev.last_heard <= dev.flag_at))
             ):
@@ -169,13 +210,11 @@ class SiteBook:
             dev.flag, dev.flag_at = flag, now
             if flag == "silent":
                 age = now - (dev.quiet_since(listening_since) or now)
-                why = (
-                    f"silent: nothing heard for {age:.0f} s (heartbeat every {dev.interval_s:g} s)"
-                )
-            elif flag == "offline":
-                why = "offline: the device's status (its Will, or a stop) says offline"
+                why: str | None = self.words["silent"].format(age=age, interval=dev.interval_s)
+            elif flag in ("lost", "offline"):
+                why = self.words[flag]
             else:
-                why = None
+                why = None  # heard again, or stopped cleanly: no alarm of its own
             out.append(Transition(dev.site, dev.device, why))
         return out
 

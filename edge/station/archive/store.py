@@ -110,6 +110,22 @@ class Tx:
         ).fetchall()
         return alarm_from_json(rows[0][0]) if rows else None
 
+    def newest_event(
+        self, site: str, device: str, sensor: str, drill: bool, test: bool, but: str
+    ) -> tuple[str, int, int, str, str, str] | None:
+        """(id, epoch, seq, state, ts, payload) of the sensor's newest archived event
+        other than ``but``, by (epoch, seq)."""
+        rows = self._x(
+            "SELECT id, epoch, seq, state, ts, payload FROM events WHERE site = ? "
+            "AND device = ? AND sensor = ? AND drill = ? AND test = ? AND id <> ? "
+            "ORDER BY epoch DESC, seq DESC LIMIT 1",
+            (site, device, sensor, int(drill), int(test), but),
+        ).fetchall()
+        if not rows:
+            return None
+        r = rows[0]
+        return (str(r[0]), int(r[1]), int(r[2]), str(r[3]), str(r[4]), str(r[5]))
+
     def alarm(self, alarm_id: str) -> Alarm | None:
         rows = self._x("SELECT data FROM alarms WHERE alarm_id = ?", (alarm_id,)).fetchall()
         return alarm_from_json(rows[0][0]) if rows else None
@@ -395,6 +411,20 @@ class Archive:
             (site, device, epoch, limit),
         )
         return sorted(int(r[0]) for r in rows)
+
+    def status_reasons(self) -> dict[tuple[str, str], str | None]:
+        """Each device's last status ``reason`` (None from an older device)."""
+        out: dict[tuple[str, str], str | None] = {}
+        for site, device, payload in self._read(
+            "SELECT site, device, payload FROM statuses WHERE n IN "
+            "(SELECT max(n) FROM statuses GROUP BY site, device)"
+        ):
+            try:
+                reason = json.loads(payload).get("reason")
+            except (ValueError, AttributeError):
+                reason = None
+            out[(str(site), str(device))] = reason if isinstance(reason, str) else None
+        return out
 
     def sensor_states(self) -> list[tuple[str, str, str, str, int, int]]:
         """(site, device, sensor, state, epoch, seq) of each sensor's newest real event."""

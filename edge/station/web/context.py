@@ -48,6 +48,10 @@ def _environment() -> Environment:
     env.filters["dt"] = lambda iso: local_time(iso, "%Y-%m-%d %H:%M:%S")
     env.filters["tojson_attr"] = lambda v: json.dumps(v, ensure_ascii=False)
     env.filters["secs"] = lambda v: "—" if v is None else f"{float(v):.1f}"
+    env.globals["state_word"] = i18n.state_word
+    env.globals["hazard_word"] = i18n.hazard_word
+    env.globals["ack_text"] = i18n.ack_text
+    env.globals["ack_class"] = i18n.ack_class
     return env
 
 

@@ -46,6 +46,17 @@ WORDS: dict[str, dict[str, str]] = {
     "ack_none": {"id": "belum", "en": "none"},
     "ack_pending": {"id": "menunggu perangkat", "en": "pending"},
     "ack_confirmed": {"id": "terkonfirmasi", "en": "confirmed"},
+    "ack_not_needed": {"id": "tidak perlu ditanggapi", "en": "no ack asked"},
+    "acked_on_device": {"id": "(ditanggapi di perangkat)", "en": "(acknowledged on the device)"},
+    "closed_at_drill_end": {"id": "ditutup saat latihan selesai", "en": "closed at drill end"},
+    "state_alarm": {"id": "bahaya", "en": "alarm"},
+    "state_warning": {"id": "waspada", "en": "warning"},
+    "state_fault": {"id": "gangguan", "en": "fault"},
+    "state_normal": {"id": "normal", "en": "normal"},
+    "state_disabled": {"id": "nonaktif", "en": "disabled"},
+    "state_starting": {"id": "memulai", "en": "starting"},
+    "state_cleared": {"id": "pulih", "en": "cleared"},
+    "state_heard again": {"id": "terdengar lagi", "en": "heard again"},
     "by": {"id": "oleh", "en": "by"},
     "acknowledge": {"id": "Tanggapi", "en": "Acknowledge"},
     "close": {"id": "Tutup", "en": "Close"},
@@ -143,6 +154,35 @@ WORDS: dict[str, dict[str, str]] = {
     "what": {"id": "Apa", "en": "What"},
     "who": {"id": "Siapa", "en": "Who"},
 }
+
+
+def state_word(t: dict[str, str], state: str) -> str:
+    """A sensor state in the page's language (a site alarm's reason is worded already)."""
+    return t.get("state_" + state, state)
+
+
+def hazard_word(t: dict[str, str], hazard: str) -> str:
+    return t["hazard_device"] if hazard == "device" else t.get(hazard, hazard)
+
+
+def ack_text(t: dict[str, str], alarm: dict[str, object]) -> str:
+    """The ack cell: its state and who, with the device's own words in the page's language."""
+    how = alarm.get("acked_how")
+    if how == "drill_end":
+        return t["closed_at_drill_end"]
+    if alarm.get("ack_needed") is False:
+        return t["ack_not_needed"]
+    ack = str(alarm.get("ack"))
+    out = t.get("ack_" + ack, ack)
+    if alarm.get("acked_by") and ack != "none":
+        who = t["acked_on_device"] if how == "device" else str(alarm["acked_by"])
+        out += f" {t['by']} {who}"
+    return out
+
+
+def ack_class(alarm: dict[str, object]) -> str:
+    """Green only for what an operator took and the device confirmed."""
+    return "ended" if alarm.get("acked_how") == "drill_end" else str(alarm.get("ack"))
 
 
 def text(lang: str) -> dict[str, str]:

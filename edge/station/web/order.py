@@ -19,7 +19,6 @@ that re-opened it after an ack).
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +27,8 @@ RED_S = 180.0
 HAZARD_CLASS = {"fire": 0, "gas": 0, "earthquake": 0, "flood": 1, "intrusion": 2, "tamper": 2}
 FAULT_CLASS = 3
 ACK_RANK = {"none": 0, "pending": 1, "confirmed": 2}
-_PLACE = re.compile(r"\b(?:di|at)\s+(.+?)(?:\s*\(.*\))?$")
+NO_ACK_RANK = 2
+"""An alarm the device asks no ack for is no work left to do: it sorts with the confirmed."""
 
 
 def hazard_class(view: dict[str, Any]) -> int:
@@ -45,7 +45,7 @@ def needs_ack_since(view: dict[str, Any]) -> str:
 def queue_key(view: dict[str, Any]) -> list[Any]:
     """Sort key (a JSON list, so the page sorts by the very same key)."""
     return [
-        ACK_RANK.get(str(view.get("ack")), 0),
+        ACK_RANK.get(str(view.get("ack")), 0) if view.get("ack_needed", True) else NO_ACK_RANK,
         hazard_class(view),
         0 if view.get("active") else 1,
         str(view.get("first_at", "")),
@@ -57,14 +57,23 @@ def age_level(view: dict[str, Any], now: float) -> str:
     """``""``, ``"yellow"`` or ``"red"``: how long a real alarm has waited for an ack."""
     if view.get("ack") != "none" or view.get("closed") or view.get("drill") or view.get("test"):
         return ""
+    if not view.get("ack_needed", True):
+        return ""  # nothing the device asked for: nothing to wait on
     waited = now - _epoch(needs_ack_since(view))
     return "red" if waited >= RED_S else "yellow" if waited >= YELLOW_S else ""
 
 
-def place_of(message: str) -> str:
-    """Where, from the device's sentence ("… di Dapur, Blok A (tahap 2)")."""
-    match = _PLACE.search(message.split(": ", 1)[-1])
-    return match.group(1).strip() if match else ""
+def place_of(view: dict[str, Any], configured: str | None = None) -> str:
+    """Where, from structured data only, never from the device's sentence (whose shape
+    differs by state, zone and language, and where " di " also begins "di luar
+    jangkauan"): the station's ``[[sites]] places`` for the sensor, else the event's own
+    ``place`` (the device's name and location for the sensor or zone), else the sensor
+    id (an older device sends no ``place``)."""
+    if configured:
+        return configured
+    if view.get("place"):
+        return str(view["place"])
+    return str(view.get("sensor") or "")
 
 
 def panel(view: dict[str, Any]) -> str:

@@ -15,7 +15,7 @@ def alarm_row(ports: StationPorts, view: dict[str, Any]) -> dict[str, Any]:
     row = dict(view)
     row["site_name"] = (info.name if info is not None else "") or view["site"]
     configured = info.places.get(str(view["sensor"])) if info is not None else None
-    row["place"] = configured or place_of(str(view.get("message") or ""))
+    row["place"] = place_of(view, configured)
     row["order"] = queue_key(view)
     row["panel"] = panel(view)
     row["needs_ack_since"] = needs_ack_since(view)

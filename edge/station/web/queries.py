@@ -206,15 +206,15 @@ class BoardQueries:
     def drill_markers(self) -> list[dict[str, Any]]:
         """Every drill start and end marker (``_device`` events flagged drill), oldest first."""
         rows = self.archive.query(
-            "SELECT payload, received_at FROM events WHERE sensor = ? AND drill = 1 "
+            "SELECT payload, received_at, epoch FROM events WHERE sensor = ? AND drill = 1 "
             "ORDER BY received_at, seq",
             (DEVICE_SENSOR,),
         )
         markers = []
-        for payload, received_at in rows:
+        for payload, received_at, epoch in rows:
             event = json.loads(payload)
             if event.get("reason") == "drill":
-                markers.append({**event, "received_at": received_at})
+                markers.append({**event, "received_at": received_at, "epoch": epoch})
         return markers
 
     def drill_alarms(self, site: str, device: str, since: str, until: str) -> list[Alarm]:

@@ -19,7 +19,9 @@ def drills(q: BoardQueries, now: float) -> list[dict[str, Any]]:
     out = reports.drills_from(q.drill_markers())
     for d in out:
         d["alarms"] = len(
-            q.drill_alarms(d["site"], d["device"], d["started_at"], d["ended_at"] or iso_ms(now))
+            q.drill_alarms(
+                d["site"], d["device"], d["window_from"], d["window_until"] or iso_ms(now)
+            )
         )
     return list(reversed(out))
 
@@ -28,9 +30,9 @@ def drill(q: BoardQueries, drill_id: str, now: float) -> dict[str, Any] | None:
     found = next((d for d in reports.drills_from(q.drill_markers()) if d["id"] == drill_id), None)
     if found is None:
         return None
-    until = found["ended_at"] or iso_ms(now)
+    until = found["window_until"] or iso_ms(now)
     timings = []
-    for alarm in q.drill_alarms(found["site"], found["device"], found["started_at"], until):
+    for alarm in q.drill_alarms(found["site"], found["device"], found["window_from"], until):
         sent = [a["event_id"] for a in q.acks_of(alarm.alarm_id)]
         receipts = q.receipts_of(alarm.site, alarm.device, sent)
         episode = q.episode(alarm)

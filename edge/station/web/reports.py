@@ -47,14 +47,22 @@ def is_start(marker: dict[str, Any]) -> bool:
 
 
 def drills_from(markers: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Drills from their markers (oldest first): a start, ended by the device's next marker."""
+    """Drills from their markers (oldest first): a start, ended by the device's next marker
+    by seq (markers resent late arrive out of order). ``started_at``/``ended_at`` are the
+    markers' own ``ts`` (when the device began and ended it); ``window_from``/
+    ``window_until`` their receive times, the station's clock its alarms are on."""
     drills: list[dict[str, Any]] = []
     running: dict[tuple[str, str], dict[str, Any]] = {}
-    for m in markers:
+    ordered = sorted(
+        markers,
+        key=lambda m: (str(m["site"]), str(m["device"]), m.get("epoch", 0), m.get("seq", 0)),
+    )
+    for m in ordered:
         key = (str(m["site"]), str(m["device"]))
         current = running.pop(key, None)
         if current is not None:
-            current["ended_at"] = m["received_at"]
+            current["ended_at"] = m.get("ts") or m["received_at"]
+            current["window_until"] = m["received_at"]
             current["end_message"] = m.get("message", "")
         if is_start(m):
             message = str(m.get("message", ""))
@@ -64,13 +72,15 @@ def drills_from(markers: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                 "device": key[1],
                 "name": message.split(": ", 2)[-1],
                 "message": message,
-                "started_at": m["received_at"],
+                "started_at": m.get("ts") or m["received_at"],
                 "ended_at": None,
+                "window_from": m["received_at"],
+                "window_until": None,
                 "end_message": None,
             }
             drills.append(drill)
             running[key] = drill
-    return drills
+    return sorted(drills, key=lambda d: str(d["started_at"]))
 
 
 def _first(rows: list[dict[str, Any]], *actions: str) -> dict[str, Any] | None:

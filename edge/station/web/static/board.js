@@ -47,7 +47,7 @@
     return 0;
   };
   const isReal = (a) => a.panel === "real";
-  const needsAck = (a) => isReal(a) && a.ack === "none" && !a.closed;
+  const needsAck = (a) => isReal(a) && a.ack_needed !== false && a.ack === "none" && !a.closed;
   const ackKey = (a) => a.alarm_id + "@" + a.needs_ack_since;
 
   function hazardWord(a) {
@@ -61,8 +61,11 @@
     return waited >= boot.red_s ? "red" : waited >= boot.yellow_s ? "yellow" : "";
   }
   function ackCell(a) {
+    if (a.acked_how === "drill_end") return T.closed_at_drill_end;
+    if (a.ack_needed === false) return T.ack_not_needed;
     let text = T["ack_" + a.ack] || a.ack;
-    if (a.acked_by && a.ack !== "none") text += " " + T.by + " " + a.acked_by;
+    const who = a.acked_how === "device" ? T.acked_on_device : a.acked_by;
+    if (a.acked_by && a.ack !== "none") text += " " + T.by + " " + who;
     if (a.ack_refused) text += " — " + a.ack_refused;
     return text;
   }
@@ -72,7 +75,7 @@
   }
   function row(a, now, withActions) {
     const E = Siaga.esc;
-    const mayAck = withActions && boot.role !== "viewer" && a.ack !== "confirmed" && !a.closed;
+    const mayAck = withActions && boot.role !== "viewer" && a.ack_needed !== false && a.ack !== "confirmed" && !a.closed;
     const tag = a.drill ? `<span class="tag drill">${E(T.drill)}</span> ` : a.test ? `<span class="tag drill">${E(T.walk_test)}</span> ` : "";
     const marker = a.marker ? `<div class="marker">${E(a.marker)}</div>` : "";
     return `<tr data-alarm-id="${E(a.alarm_id)}" data-ack="${E(a.ack)}" data-age="${ageLevel(a, now)}" ` +
@@ -80,10 +83,10 @@
       `<td class="hazard">${tag}${E(hazardWord(a))}</td>` +
       `<td class="site" title="${E(a.site)}/${E(a.device)}">${E(a.site_name)}${marker}</td>` +
       `<td class="place" title="${E(a.message)}">${E(a.sensor === "_site" ? "—" : a.place || a.sensor)}</td>` +
-      `<td class="state st-${E(a.state)}">${E(a.state)}</td>` +
+      `<td class="state st-${E(a.state)}">${E(T["state_" + a.state] || a.state)}</td>` +
       `<td>${E(a.stage || "—")}</td><td class="num">${E(value(a))}</td>` +
       `<td class="t">${E(Siaga.hms(a.first_at))}</td><td class="t">${E(Siaga.hms(a.last_at))}</td>` +
-      `<td class="ack ack-${E(a.ack)}">${E(ackCell(a))}</td>` +
+      `<td class="ack ack-${E(a.acked_how === "drill_end" ? "ended" : a.ack)}">${E(ackCell(a))}</td>` +
       `<td class="act">${mayAck ? `<button type="button" class="do-ack" data-id="${E(a.alarm_id)}">${E(T.acknowledge)}</button>` : ""}` +
       `<a href="/alarms/${encodeURIComponent(a.alarm_id)}">${E(T.detail)}</a></td></tr>`;
   }
