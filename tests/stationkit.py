@@ -75,6 +75,7 @@ def event(
         "test": test,
         "requires_ack": state in ("alarm", "fault"),
         "message": "KEBAKARAN: asap terdeteksi di Dapur",
+        "place": "" if sensor == "_device" else "Dapur",  # as the device names the sensor
     }
 
 
