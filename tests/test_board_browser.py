@@ -172,6 +172,30 @@ def test_a_drill_never_enters_the_real_queue(
         device.close()
 
 
+@pytest.mark.parametrize("size", [(1600, 900), (1366, 768)])
+def test_the_drills_panel_wraps_and_never_clips_its_buttons(
+    broker: Mosquitto,
+    tmp_path: Path,
+    size: tuple[int, int],
+    browser_factory: Callable[..., Chromium],
+) -> None:
+    narrow = browser_factory(size)
+    with station(board_config(tmp_path, broker.url)) as st:
+        narrow.login(st.url or "")
+        device = Device(broker.port)
+        device.send(marker(1, "dimulai: evakuasi (60 s; smoke-1)"))
+        device.send(event(2, drill=True))
+        device.send(event(3, sensor="smoke-2", test=True))
+        narrow.until(lambda: len(narrow.rows("drill")) == 2, what="both drill rows")
+        panel = narrow.css("aside .drills").rect
+        right = panel["x"] + panel["width"]
+        for cell in narrow.all("aside .drills td.act > *"):
+            box = cell.rect
+            assert cell.is_displayed() and box["x"] + box["width"] <= right + 0.5, box
+        narrow.driver.save_screenshot(str(tmp_path / f"board-{size[0]}x{size[1]}.png"))
+        device.close()
+
+
 def test_the_sound_starts_on_a_new_alarm(
     broker: Mosquitto, tmp_path: Path, browser: Chromium
 ) -> None:

@@ -223,6 +223,18 @@ def siaga(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.parametrize("password", ["x", "123456789"])
+def test_station_user_add_refuses_a_password_under_10_characters(
+    tmp_path: Path, password: str
+) -> None:
+    data = config_data(["mqtt://127.0.0.1:1"], f"sqlite:///{tmp_path}/s.sqlite3")
+    file = write_config(tmp_path / "station.toml", data)
+    args = ("station", "user", "add", "sari", "--role", "operator", "-c", str(file))
+    refused = siaga(*args, stdin=password + "\n")
+    assert refused.returncode == 2
+    assert "at least 10 characters" in refused.stderr and password not in refused.stderr
+
+
 def test_station_commands_user_add_export_and_check_config(tmp_path: Path) -> None:
     data = config_data(["mqtt://127.0.0.1:1"], f"sqlite:///{tmp_path}/s.sqlite3")
     file = write_config(tmp_path / "station.toml", data)

@@ -121,7 +121,7 @@ def _user(args: argparse.Namespace, config: Any) -> int:
     import re
     import time
 
-    from edge.station.accounts import NAME_PATTERN, Accounts, Role
+    from edge.station.accounts import MIN_PASSWORD, NAME_PATTERN, Accounts, Role
 
     if not re.fullmatch(NAME_PATTERN, args.name):
         print(
@@ -133,6 +133,12 @@ def _user(args: argparse.Namespace, config: Any) -> int:
     password = line.rstrip("\r\n")
     if not password:
         print("siaga-edge: give the password as one line on standard input", file=sys.stderr)
+        return EXIT_USAGE
+    if len(password) < MIN_PASSWORD:
+        print(
+            f"siaga-edge: password: at least {MIN_PASSWORD} characters (got {len(password)})",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     archive = _open(config)
     if archive is None:

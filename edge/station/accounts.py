@@ -44,6 +44,11 @@ class Account:
     role: Role
 
 
+MIN_PASSWORD = 10
+"""Characters an operator's password needs at least: the board is reachable from the
+control room's network, and a short one is guessed despite the login throttle."""
+
+
 class Accounts:
     def __init__(self, archive: Archive) -> None:
         self.archive = archive
@@ -54,8 +59,8 @@ class Accounts:
 
     def add(self, name: str, role: Role, password: str, now: float) -> bool:
         """Create or update an account (audited); True when it is new."""
-        if not password:
-            raise ValueError("the password is empty")
+        if len(password) < MIN_PASSWORD:
+            raise ValueError(f"the password needs at least {MIN_PASSWORD} characters")
         hashed = self.hasher.hash(password)
         at = iso_ms(now)
         with self.archive.write() as tx:
