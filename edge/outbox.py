@@ -22,20 +22,20 @@ Owned by one thread (the daemon's core loop); not safe to share.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
 
 from edge import logs
 from edge.payloads import Event
+from edge.room import Room
+from edge.salvage import Salvage, adopt, lenient_text, move_aside
 
 log = logs.get("outbox")
 
@@ -92,7 +92,6 @@ LEGACY = StoreTuning(page_size=4096, wal_autocheckpoint=100, light_marks=False)
 
 CLOCK_SLACK_S = 5.0  # a stored time this far ahead of the wall clock means it was set back
 DAMAGED_BY = "(damaged in the store)"  # what a damaged event counts as acknowledged by
-EVICT_BATCH = 500
 WAL_SIZE_LIMIT = 1024 * 1024  # what a reset WAL file is truncated back to, at most
 T = TypeVar("T")
 
@@ -134,14 +133,10 @@ class Outbox:
         self.path = path
         self.tuning = tuning
         self._synchronous = "FULL"
-        self.retain_s = retain_days * 86400.0
-        self.max_bytes = int(max_mb * 1024 * 1024)
         self._wall = wall
         self.moved_aside: Path | None = None
         self.salvaged: Salvage | None = None
         self._damaged: list[int] = []
-        self._checkpoint_failures = logs.Streak(log, "checkpoint_failed", level="warning")
-        self._evict_failures = logs.Streak(log, "evict_failed")
         self._damaged_seen: set[int] = set()
         """What was read back from a store that was moved aside."""
         self.last_error: str | None = None
@@ -154,15 +149,16 @@ class Outbox:
                 # Not the file's fault (permissions, a read-only or failing disk): moving a
                 # good store aside would orphan its undelivered events. Refuse to start.
                 raise StorageError(f"cannot open the store {path}: {exc}") from exc
-            self.moved_aside = self._move_aside(str(exc))
+            self.moved_aside = move_aside(path, str(exc))
             self.db = self._open()
-            self.salvaged = self._adopt(self.moved_aside)
+            self.salvaged = adopt(self.moved_aside, self.db)
+        self.room = Room(self, retain_days * 86400.0, int(max_mb * 1024 * 1024))
 
     # ------------------------------------------------------------------ opening
 
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        db.text_factory = _lenient_text
+        db.text_factory = lenient_text
         try:
             db.execute(f"PRAGMA page_size={int(self.tuning.page_size)}")  # a new file only
             db.execute("PRAGMA journal_mode=WAL")
@@ -178,20 +174,7 @@ class Outbox:
             row = db.execute("PRAGMA quick_check").fetchone()
             if row is None or row[0] != "ok":
                 raise sqlite3.DatabaseError(f"quick_check: {row[0] if row else 'no answer'}")
-            db.executescript(SCHEMA)
-            columns = {row[1] for row in db.execute("PRAGMA table_info(events)")}
-            if "drill" not in columns:  # a store from before drills were kept apart
-                db.execute("ALTER TABLE events ADD COLUMN drill INTEGER NOT NULL DEFAULT 0")
-            if "crc" not in columns:  # from before payloads were checksummed: NULL, unchecked
-                db.execute("ALTER TABLE events ADD COLUMN crc INTEGER")
-            # From before `latest` kept only real events: a drill there would be retained
-            # as the sensor's real state. Point it back at the sensor's last real event.
-            db.execute(
-                "UPDATE latest SET seq = (SELECT max(seq) FROM events e WHERE e.sensor = "
-                "latest.sensor AND e.drill = 0) "
-                "WHERE seq IN (SELECT seq FROM events WHERE drill = 1)"
-            )
-            db.execute("DELETE FROM latest WHERE seq IS NULL")
+            _migrate(db)
         except sqlite3.DatabaseError:
             db.close()
             raise
@@ -199,68 +182,6 @@ class Outbox:
             db.close()
             raise sqlite3.DatabaseError(f"damaged schema: {exc}") from exc
         return db
-
-    def _move_aside(self, why: str) -> Path:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
-        n = 1
-        # A card failing on two boots that a saved clock started at the same second must
-        # not overwrite the first damaged file: it may be all that is left of its events.
-        while any(Path(f"{target}{s}").exists() for s in ("", "-wal", "-shm")):
-            target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{n}")
-            n += 1
-        for suffix in ("", "-wal", "-shm"):
-            src = Path(str(self.path) + suffix)
-            if src.exists():
-                src.rename(Path(str(target) + suffix))
-        log.critical(
-            "store_corrupt_moved_aside", path=str(self.path), moved_to=str(target), error=why
-        )
-        return target
-
-    def _adopt(self, damaged: Path) -> Salvage:
-        """Carry a damaged store's counter and the events it still owes into this one.
-
-        seq must never run backwards (a listener would take new events for history it has
-        seen), and an event owed to the control room stays owed whatever the file did. One
-        transaction: a power cut during it leaves the fresh store empty, never half-filled.
-        """
-        report = Salvage()
-        try:
-            old = sqlite3.connect(f"{damaged.as_uri()}?mode=ro", uri=True)
-        except sqlite3.Error:
-            return report
-        old.text_factory = _lenient_text
-        insert = (
-            f"INSERT OR IGNORE INTO events({', '.join(SALVAGED_COLUMNS)}) "
-            f"VALUES ({', '.join('?' * len(SALVAGED_COLUMNS))})"
-        )
-        try:
-            report.last_seq = _last_seq_of(old)
-            with self._tx() as db:
-                for batch in _batches(_owed_rows(old, report), SALVAGE_BATCH):
-                    db.executemany(insert, batch)
-                    report.recovered += len(batch)
-                db.execute("UPDATE meta SET value = ? WHERE key = 'seq'", (report.last_seq,))
-                db.execute(
-                    "INSERT INTO latest(sensor, seq) SELECT sensor, max(seq) FROM events "
-                    "GROUP BY sensor"
-                )
-        except sqlite3.Error as exc:  # e.g. the disk is full too: keep at least the counter
-            log.error("store_salvage_failed", error=str(exc), recovered=0)
-            report.recovered = 0
-            with suppress(sqlite3.Error):
-                self.db.execute("UPDATE meta SET value = ? WHERE key = 'seq'", (report.last_seq,))
-        finally:
-            old.close()
-        log.warning(
-            "store_salvaged",
-            recovered=report.recovered,
-            damaged_reads=report.damaged_reads,
-            damaged_rows=report.damaged_rows,
-            last_seq=report.last_seq,
-        )
-        return report
 
     def close(self) -> None:
         with suppress(sqlite3.Error):
@@ -296,7 +217,7 @@ class Outbox:
             with self._tx() as db:
                 result = fn(db)
         except sqlite3.OperationalError as exc:
-            if not _is_full(exc) or not self._make_room():
+            if not _is_full(exc) or not self.room.make_room():
                 self.last_error = str(exc)
                 raise StorageError(str(exc)) from exc
             try:
@@ -308,37 +229,8 @@ class Outbox:
         if self.last_error is not None:
             log.info("store_writable_again", error_was=self.last_error)
             self.last_error = None
-            self._checkpoint()  # what piled up in the WAL meanwhile goes into the database
+            self.room.checkpoint()  # what piled up in the WAL meanwhile goes into the database
         return result
-
-    def _make_room(self) -> bool:
-        """After SQLITE_FULL: fold the WAL into the database and truncate it, then evict.
-
-        The WAL is only reset by a checkpoint, which SQLite runs by itself at 1000 pages
-        (4 MB): on a disk with less free space than that, the WAL alone would fill it and
-        keep it full after space came back. True if anything was freed."""
-        freed = self._checkpoint()
-        evicted = self._evict(force=True)
-        if evicted:
-            self._checkpoint()
-        return freed or evicted > 0
-
-    def _checkpoint(self) -> bool:
-        wal = Path(f"{self.path}-wal")
-        try:
-            before = wal.stat().st_size
-        except OSError:
-            return False
-        try:
-            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-        except sqlite3.Error as exc:
-            self._checkpoint_failures.failed(error=str(exc))
-        else:
-            self._checkpoint_failures.ok()
-        try:
-            return wal.stat().st_size < before
-        except OSError:
-            return True
 
     # ------------------------------------------------------------------ writing
 
@@ -570,45 +462,11 @@ class Outbox:
     # ------------------------------------------------------------------ eviction
 
     def size_bytes(self) -> int:
-        (pages,) = self.db.execute("PRAGMA page_count").fetchone()
-        (free,) = self.db.execute("PRAGMA freelist_count").fetchone()
-        (size,) = self.db.execute("PRAGMA page_size").fetchone()
-        return int((pages - free) * size)
+        return self.room.size_bytes()
 
     def evict(self) -> int:
         """Drop what the store no longer needs to keep; returns how many events went."""
-        return self._evict(force=False)
-
-    def _evict(self, *, force: bool) -> int:
-        evictable = (
-            "delivered IS NOT NULL AND (requires_ack = 0 OR acked IS NOT NULL) "
-            "AND seq NOT IN (SELECT seq FROM latest)"
-        )
-        removed = 0
-        try:
-            with self._tx() as db:
-                cur = db.execute(
-                    f"DELETE FROM events WHERE {evictable} AND created < ?",
-                    (self._wall() - self.retain_s,),
-                )
-                removed += cur.rowcount
-            while force or self.size_bytes() > self.max_bytes:
-                with self._tx() as db:
-                    cur = db.execute(
-                        f"DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE "
-                        f"{evictable} ORDER BY seq LIMIT ?)",
-                        (EVICT_BATCH,),
-                    )
-                removed += cur.rowcount
-                if cur.rowcount == 0 or force:
-                    break
-        except sqlite3.Error as exc:
-            self._evict_failures.failed(error=str(exc))
-        else:
-            self._evict_failures.ok()
-        if removed:
-            log.info("store_evicted", events=removed)
-        return removed
+        return self.room.evict(force=False)
 
 
 # Errors that are not the file's fault: permissions, another process holding it, no
@@ -628,103 +486,22 @@ NOT_THE_FILE = {
 }
 
 
-SALVAGED_COLUMNS = (
-    "seq", "id", "sensor", "state", "requires_ack", "created", "payload",
-    "delivered", "acked", "acked_by", "last_sent", "drill", "crc",
-)  # fmt: skip
-SALVAGE_BATCH = 500
-SALVAGE_MAX_STRIDE = 256
-
-
-@dataclass(slots=True)
-class Salvage:
-    """What was read back from a damaged store."""
-
-    last_seq: int = 0
-    """The highest seq it still shows (its counter or its events); 0 when none."""
-    recovered: int = 0
-    """Events still owed (undelivered, or an alarm/fault not yet acknowledged) carried over."""
-    damaged_reads: int = 0
-    """Reads that hit a damaged page; each stepped over a few seqs."""
-    damaged_rows: int = 0
-    """Owed rows that were readable but garbled (not the event their columns name): dropped."""
-
-
-def _last_seq_of(db: sqlite3.Connection) -> int:
-    last = 0
-    for query in ("SELECT value FROM meta WHERE key = 'seq'", "SELECT max(seq) FROM events"):
-        with suppress(sqlite3.Error, TypeError, ValueError):  # ValueError: UnicodeDecodeError
-            row = db.execute(query).fetchone()
-            if row is not None and row[0] is not None:
-                last = max(last, int(row[0]))
-    return last
-
-
-def _owed_rows(db: sqlite3.Connection, report: Salvage) -> Iterator[tuple[object, ...]]:
-    """The owed events a damaged store still gives up, in seq order.
-
-    A garbled page breaks the reads that reach it and no others, so the scan starts again
-    past it with a stride that doubles while reads keep failing (one bad interior page
-    can hide thousands of seqs) and falls back to 1 once a row is read."""
-    try:
-        have = {r[1] for r in db.execute("PRAGMA table_info(events)")}
-    except (sqlite3.Error, UnicodeDecodeError):
-        return
-    missing = {"drill": "0"}  # a store from before the column existed (crc: NULL)
-    columns = [c if c in have else missing.get(c, "NULL") for c in SALVAGED_COLUMNS]
-    select = (
-        f"SELECT {', '.join(columns)} FROM events WHERE seq > ? AND "
-        "(delivered IS NULL OR (requires_ack = 1 AND acked IS NULL)) ORDER BY seq"
+def _migrate(db: sqlite3.Connection) -> None:
+    """The schema, and what stores written by older versions lack."""
+    db.executescript(SCHEMA)
+    columns = {row[1] for row in db.execute("PRAGMA table_info(events)")}
+    if "drill" not in columns:  # a store from before drills were kept apart
+        db.execute("ALTER TABLE events ADD COLUMN drill INTEGER NOT NULL DEFAULT 0")
+    if "crc" not in columns:  # from before payloads were checksummed: NULL, unchecked
+        db.execute("ALTER TABLE events ADD COLUMN crc INTEGER")
+    # From before `latest` kept only real events: a drill there would be retained
+    # as the sensor's real state. Point it back at the sensor's last real event.
+    db.execute(
+        "UPDATE latest SET seq = (SELECT max(seq) FROM events e WHERE e.sensor = "
+        "latest.sensor AND e.drill = 0) "
+        "WHERE seq IN (SELECT seq FROM events WHERE drill = 1)"
     )
-    after, stride = 0, 1
-    while True:
-        try:
-            for row in db.execute(select, (after,)):
-                after, stride = int(row[0]), 1
-                report.last_seq = max(report.last_seq, after)
-                if _row_intact(row):
-                    yield tuple(row)
-                else:
-                    report.damaged_rows += 1
-            return
-        except (sqlite3.Error, UnicodeDecodeError):
-            report.damaged_reads += 1
-            after, stride = after + stride, min(stride * 2, SALVAGE_MAX_STRIDE)
-            if after >= report.last_seq:  # past every seq the store admits to
-                return
-
-
-def _row_intact(row: sqlite3.Row | tuple[object, ...]) -> bool:
-    """A row whose bytes a damaged page garbled while its structure survived is not sent:
-    the payload must still be the event its own columns say it is."""
-    seq, event_id, payload, crc = row[0], row[1], row[6], row[12]
-    if not isinstance(payload, bytes | str):
-        return False
-    raw = payload.encode() if isinstance(payload, str) else payload
-    if crc is not None and zlib.crc32(raw) != crc:
-        return False
-    try:  # JSON, not the Event model: a store written by an older version is still intact
-        event = json.loads(payload)
-    except ValueError:
-        return False
-    return isinstance(event, dict) and event.get("seq") == seq and event.get("id") == event_id
-
-
-def _batches(rows: Iterator[tuple[object, ...]], size: int) -> Iterator[list[tuple[object, ...]]]:
-    batch: list[tuple[object, ...]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def _lenient_text(raw: bytes) -> str:
-    """Text as stored, with bytes a failing card flipped shown as U+FFFD: a garbled id or
-    sensor name must cost that one row, not raise from every read of the store."""
-    return raw.decode("utf-8", "replace")
+    db.execute("DELETE FROM latest WHERE seq IS NULL")
 
 
 def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:

@@ -279,22 +279,7 @@ class Recorder:
                 dev.ledger.start_over(ev.seq)
                 log.warning("device_numbering_started_over", site=ev.site, device=ev.device)
             dev.ledger.note_seq(ev.seq)
-        first = msg.sent is None and not msg.from_state
-        return {
-            "id": ev.id,
-            "site": ev.site,
-            "device": ev.device,
-            "seq": ev.seq,
-            "epoch": dev.ledger.epoch,
-            "sensor": ev.sensor,
-            "state": ev.state,
-            "drill": ev.drill,
-            "test": ev.test,
-            "ts": ev.ts,
-            "received_at": iso_ms(item.at),
-            "skew": alarms.skew(ev.ts, item.at) if first else None,
-            "payload": msg.raw.decode(),
-        }
+        return archive_row(msg, item, dev.ledger.epoch)
 
     def _event(
         self,
@@ -539,3 +524,25 @@ def _newest(tx: Tx, ev: alarms.EventFacts) -> alarms.Newest | None:
         message if isinstance(message, str) else "",
         **reading(data),
     )
+
+
+def archive_row(msg: EventMsg, item: Inbound, epoch: int) -> dict[str, Any]:
+    """An event as the archive keeps it: the payload as received, its key facts as
+    columns, and (first deliveries only) how far the device's clock is off."""
+    ev = msg.facts
+    first = msg.sent is None and not msg.from_state
+    return {
+        "id": ev.id,
+        "site": ev.site,
+        "device": ev.device,
+        "seq": ev.seq,
+        "epoch": epoch,
+        "sensor": ev.sensor,
+        "state": ev.state,
+        "drill": ev.drill,
+        "test": ev.test,
+        "ts": ev.ts,
+        "received_at": iso_ms(item.at),
+        "skew": alarms.skew(ev.ts, item.at) if first else None,
+        "payload": msg.raw.decode(),
+    }
