@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from edge.commands import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
@@ -95,15 +95,29 @@ def run(args: argparse.Namespace) -> int:
     if code is not None:
         return code
     result = replay(config, cfg.id, samples)
-    if args.json:
-        _print_json(result.events)
-    else:
-        print(table(cfg, result, len(samples)))
-    if args.plot is not None:
+
+    def plot(path: Path) -> None:
         from edge.plot import plot_replay
 
+        plot_replay(cfg, samples, result, path)
+
+    return _show(args, result.events, lambda: table(cfg, result, len(samples)), plot)
+
+
+def _show(
+    args: argparse.Namespace,
+    events: list[tuple[float, Event]],
+    text: Callable[[], str],
+    plot: Callable[[Path], None],
+) -> int:
+    """The events as JSON lines or a table, then the plot if one was asked for."""
+    if args.json:
+        _print_json(events)
+    else:
+        print(text())
+    if args.plot is not None:
         try:
-            plot_replay(cfg, samples, result, args.plot)
+            plot(args.plot)
         except OSError as exc:
             print(f"siaga-edge replay: cannot write {args.plot}: {exc}", file=sys.stderr)
             return EXIT_FAILURE
@@ -144,21 +158,14 @@ def run_zone(args: argparse.Namespace, config: SiagaConfig, zone: ZoneConfig) ->
     if code is not None:
         return code
     result = replay_zone(config, zone.id, traces)
-    if args.json:
-        _print_json(result.events)
-    else:
-        print(zone_table(zone, result, {m: len(t) for m, t in traces.items()}))
-    if args.plot is not None:
+
+    def plot(path: Path) -> None:
         from edge.plot import plot_zone_replay
 
-        try:
-            plot_zone_replay(config, zone, traces, result, args.plot)
-        except OSError as exc:
-            print(f"siaga-edge replay: cannot write {args.plot}: {exc}", file=sys.stderr)
-            return EXIT_FAILURE
-        if not args.json:
-            print(f"plot written to {args.plot}")
-    return EXIT_OK
+        plot_zone_replay(config, zone, traces, result, path)
+
+    counts = {m: len(t) for m, t in traces.items()}
+    return _show(args, result.events, lambda: zone_table(zone, result, counts), plot)
 
 
 def _num(x: float | None) -> str:
