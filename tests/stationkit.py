@@ -109,6 +109,7 @@ class Device:
         self.resends: list[tuple[int, int]] = []
         self.lock = threading.Lock()
         self.subscribed = threading.Event()
+        self.closed = threading.Event()
         self.client = paho.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id or f"dev-{site}-{device}-{port}",
@@ -139,7 +140,9 @@ class Device:
         user: dict[str, str] | None = None,
     ) -> None:
         """Published until the broker has it, like the device's outbox: while the broker is
-        away it waits and publishes again (the same bytes: a duplicate at most)."""
+        away it waits and publishes again (the same bytes: a duplicate at most). Once the
+        device is closed, a receipt or resend still being tried is given up quietly: the
+        test that wanted it has ended."""
         props = None
         if user:
             props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
@@ -153,6 +156,8 @@ class Device:
                     return
             except RuntimeError:  # not connected now
                 pass
+            if self.closed.is_set():
+                return
             if time.monotonic() > deadline:
                 raise AssertionError(f"could not publish on {topic}")
             time.sleep(0.2)
@@ -225,6 +230,7 @@ class Device:
             self.send(ev, user={"sent": "resend", "ack": "open"}, store=False)
 
     def close(self) -> None:
+        self.closed.set()
         self.client.disconnect()
         self.client.loop_stop()
 

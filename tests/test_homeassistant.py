@@ -124,9 +124,10 @@ def test_the_daemon_announces_itself_on_connect_and_again_when_home_assistant_st
 def test_a_daemon_with_home_assistant_disabled_publishes_no_discovery(
     broker: Mosquitto, tmp_path: Path, mock_factory: MockFactory, watcher: Listener
 ) -> None:
-    running = tool_daemon(write_config(tmp_path, broker.url), mock_factory)
     events = Listener(broker.port, "siaga/v1/lapas/pi-a/events", client_id="events")
+    running = tool_daemon(write_config(tmp_path, broker.url), mock_factory)
     try:
+        assert events.wait_for(lambda s: len(s.events()) >= 2)  # connected, so subscribed
         watcher.client.publish("homeassistant/status", b"online", qos=1)
         # The device takes its inbound messages in order: once it has answered a resend
         # sent after the birth message, it has had its chance to answer the birth too.
