@@ -276,12 +276,9 @@ def test_one_point_on_an_ultrasonic_sensor_sets_its_mount_height(tmp_path: Path)
     )
     assert got["written"] is True
     height = load_config(config_file).sensor("air-1").input.mount_height_m  # type: ignore[union-attr]
-    # 0.5 m of water below a 2.5 m mount, measured as 0.7: the mount is 2.7 m, give or
-    # take the simulated echo's timing. The mock echo is a thread's time.sleep: on a busy
-    # machine it wakes up to ~0.8 ms late, which reads as up to 14 cm more air (seen in
-    # CI: 2.799). The bound still tells it from the 2.5 m it was and from the 2.3 m a
-    # wrong sign would give.
-    assert height == pytest.approx(2.7, abs=0.15)
+    # 0.5 m of water below a 2.5 m mount, measured as 0.7: the mount is 2.7 m (the
+    # simulated echo is exact to the tick; the config keeps 3 decimals).
+    assert height == pytest.approx(2.7, abs=0.002)
 
 
 def test_calibrate_refuses_a_digital_sensor(tmp_path: Path) -> None:

@@ -1,19 +1,20 @@
 """Simulated hardware behind the configured pins, on gpiozero's MockFactory.
 
 The sensor adapters stay exactly as in production; only the far side of their pins is
-simulated: an echo that comes back after the right time on a ``MockTriggerPin``, an
+simulated: an echo that comes back after the right time on an ``EchoTriggerPin``, an
 emulated MCP3008 on the SPI pins, a contact level on a plain ``MockPin``. gpiozero keeps
 the class of a mock pin from its first creation, so :func:`prepare_pins` must run before
 any adapter opens a pin.
 
-The mock echo is timed with ``time.sleep``, which wakes a little late (~0.1 ms): the
-simulated water level reads a centimetre or few low. That is noise against thresholds
-tens of centimetres apart, and :func:`~edge.simulate.scenario.idle_value` keeps idle
-sensors clear of their fault limits because of it.
+The mock echo's edges are stamped with the factory's ticks (:class:`EchoTriggerPin`), so
+the width the adapter measures is the simulated distance's to the tick, however late a
+busy machine wakes the echo thread: a ``time.sleep``-timed echo overran by milliseconds
+under load, i.e. tens of centimetres of water that was not there.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,11 +67,35 @@ class ContactPin(MockPin):  # type: ignore[misc]  # gpiozero is untyped
             self.drive_high()
 
 
+class EchoTriggerPin(MockTriggerPin):  # type: ignore[misc]  # gpiozero is untyped
+    """gpiozero's MockTriggerPin, but the echo pin's edges carry exact ticks: the rise is
+    stamped when it happens, the fall at rise + ``echo_time``, whenever the thread wakes.
+    A real HC-SR04's echo is as wide as the sound's flight, not as a scheduler allows."""
+
+    def _echo(self) -> None:
+        time.sleep(0.001)  # as MockTriggerPin: the module answers after its own burst
+        pin, width = self.echo_pin, self.echo_time
+        rise = self._factory.ticks()
+        _stamp(pin, True, rise)
+        time.sleep(width)
+        _stamp(pin, False, rise + width)
+
+
+def _stamp(pin: MockPin, state: bool, ticks: float) -> None:
+    """Drive a mock input pin to ``state`` and report the edge as having come at ``ticks``
+    (MockPin's own drive_high/drive_low stamp the moment of the call)."""
+    if not pin._change_state(state):
+        return
+    pin._last_change = ticks  # what MockPin reports an edge at (and times its history by)
+    if pin._edges in ("both", "rising" if state else "falling") and pin._when_changed:
+        pin._call_when_changed()
+
+
 @dataclass
 class _Echo:
     """One HC-SR04: its trigger pin, the real echo pin and a pin nobody listens to."""
 
-    trigger: MockTriggerPin
+    trigger: EchoTriggerPin
     echo: MockPin
     nowhere: MockPin
 
@@ -171,7 +196,7 @@ def _echo_time(inp: Hcsr04Input, level_m: float) -> float:
 def prepare_pins(config: SiagaConfig, factory: MockFactory) -> SimPins:
     """Create the mock hardware of every configured sensor, each showing its idle value.
 
-    Run it before the adapters open their pins. Each HC-SR04 gets a ``MockTriggerPin``
+    Run it before the adapters open their pins. Each HC-SR04 gets an ``EchoTriggerPin``
     whose echo lasts only as long as the simulated distance, never longer: the trigger
     pin joins the previous echo thread on every ping. "No echo" points the echo at a
     detached pin instead of stretching it.
@@ -188,7 +213,7 @@ def prepare_pins(config: SiagaConfig, factory: MockFactory) -> SimPins:
             trigger = _wired(
                 factory,
                 inp.trigger,
-                MockTriggerPin,
+                EchoTriggerPin,
                 sensor.id,
                 echo_pin=echo,
                 echo_time=_echo_time(inp, idle_value(sensor)),

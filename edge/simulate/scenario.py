@@ -270,7 +270,7 @@ def idle_value(sensor: SensorConfig) -> float:
     Digital and pulse inputs: 0 (inactive, no pulses). Analog: 0 in the sensor's unit
     (an empty drain, clean air, a foundation at rest), but kept IDLE_MARGIN of full scale
     inside ``fault.min..max``: a reading exactly on a fault limit would flicker into
-    ``out_of_range`` with the least noise (the simulated HC-SR04 reads a few cm low), and
+    ``out_of_range`` with the least noise (a real HC-SR04 reads a centimetre or so off), and
     an untouched sensor must not start in fault. So the example drain (``fault.min`` -0.10 m)
     idles at 0, empty.
     """
