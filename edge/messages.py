@@ -379,6 +379,14 @@ def latency_exceeded(seq: int, latency_s: float, budget_s: float) -> str:
     return f"event seq {seq} took {latency_s:.1f} s (budget {budget_s:g} s)"
 
 
+def latency_caught_up(late: int, worst_s: float, budget_s: float) -> str:
+    alarms = "1 alarm was" if late == 1 else f"{late} alarms were"
+    return (
+        f"delivery caught up: {alarms} later than {budget_s:g} s, the slowest "
+        f"{worst_s:.1f} s; no alarm is waiting now"
+    )
+
+
 # ---------------------------------------------------------------- zones and call points
 
 CALL_POINT = {

@@ -312,7 +312,9 @@ def rss_kb(pid: int) -> int:
 
 
 def storm_config(broker_url: str, store: Path, **overrides: Any) -> SiagaConfig:
-    """``smoke_config`` with delay_on/off 0 (every edge is an event) and hour-long repeats."""
+    """``smoke_config`` with delay_on/off 0 (every edge is an event), hour-long repeats
+    and an hour's latency budget: a storm's counts are the storm's own, not a pair of
+    ``latency`` events that a slow machine adds (unless a test sets the budget)."""
     from factories import smoke_config
 
     sensor = {
@@ -325,7 +327,12 @@ def storm_config(broker_url: str, store: Path, **overrides: Any) -> SiagaConfig:
         "delay_off_s": 0.0,
         "fault": {"chatter_per_s": NO_CHATTER_LIMIT},
     }
-    settings: dict[str, Any] = {"sensors": [sensor], "alerts__repeat_s": 3600.0, **overrides}
+    settings: dict[str, Any] = {
+        "sensors": [sensor],
+        "alerts__repeat_s": 3600.0,
+        "alerts__latency_budget_s": 3600.0,
+        **overrides,
+    }
     return smoke_config(broker_url, store, **settings)
 
 

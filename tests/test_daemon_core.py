@@ -393,3 +393,33 @@ def test_a_drill_votes_through_its_own_zones_as_a_real_event_would(
         if not e["drill"] and e["state"] != "normal" and e["reason"] != "startup"
     )
     c.stop()
+
+
+def latency_events(core: Core) -> list[tuple[str, str]]:
+    return [(e["state"], e["message"]) for e in core.link.events() if e["reason"] == "latency"]
+
+
+def test_a_backlog_of_late_alarms_is_one_latency_fault_and_one_normal_once_caught_up(
+    core: Core,
+) -> None:
+    core.disconnect()
+    for _ in range(3):
+        alarm_then_clear(core)
+    core.step(30.0)  # three alarms, each 30 s late by the time the link is back
+    core.connect()
+    first, *rest = [p for p in core.link.on("/events") if p.json()["state"] == "alarm"]
+    core.puback(first)
+    assert [s for s, _ in latency_events(core)] == ["fault"]  # two more alarms still wait
+    core.puback(*rest)
+    (fault, fault_text), (normal, normal_text) = latency_events(core)
+    assert (fault, normal) == ("fault", "normal")
+    assert "took 30.0 s (budget 10 s)" in fault_text
+    assert "3 alarms were later than 10 s, the slowest 30.0 s" in normal_text
+
+
+def test_an_alarm_delivered_within_its_budget_raises_no_latency_event(core: Core) -> None:
+    alarm_then_clear(core)
+    core.step(9.0)
+    core.puback_all()
+    core.step(60.0)
+    assert latency_events(core) == []

@@ -180,9 +180,8 @@ class Core:
                 self._emit(self.sensors.sample(msg))
             case Puback(mid, ok, reason):
                 seq = self.courier.on_puback(mid, ok, reason, now)
-                late = None if seq is None else self.health.delivered(seq, now)
-                if late is not None:
-                    self._device_event(State.FAULT, Reason.LATENCY, late)
+                for found in [] if seq is None else self.health.delivered(seq, now):
+                    self._device_event(found.state, found.reason, found.detail)
             case Inbound(topic, payload, retained):
                 self._on_inbound(topic, payload, retained, now)
             case LinkUp():

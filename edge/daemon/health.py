@@ -15,6 +15,7 @@ from edge import __version__, logs, messages
 from edge.clock import iso_ms
 from edge.config import SensorConfig, SiagaConfig
 from edge.daemon.sensor_set import SensorSet
+from edge.detect.types import Reason, State
 from edge.outbox import Outbox
 from edge.payloads import Heartbeat, Reading, SensorHealth
 from edge.platform.monitor import PlatformMonitor, Probe
@@ -70,6 +71,7 @@ class Health:
         self.watchdog_at = now
         self.last_alarm_latency: float | None = None
         self._alarm_t: dict[int, float] = {}  # seq -> monotonic time the alarm was decided
+        self._late: list[float] = []  # latencies of the late alarms of this spell
 
     # ------------------------------------------------------------------ schedule
 
@@ -108,16 +110,32 @@ class Health:
     def alarm_committed(self, seq: int, decided_at: float) -> None:
         self._alarm_t[seq] = decided_at
 
-    def delivered(self, seq: int, now: float) -> str | None:
-        """A first delivery reached the broker; the fault detail if it was a late alarm."""
+    def delivered(self, seq: int, now: float) -> list[Finding]:
+        """A first delivery reached the broker: the ``latency`` events it calls for.
+
+        Lateness is one condition, not one event per alarm: the first late alarm raises
+        the fault; the late ones after it (a backlog drains alarm after alarm) only add
+        to it, as a flood of faults would bury the alarms themselves and lengthen the
+        backlog that made them late; once no alarm is waiting any more, ``normal`` says
+        delivery has caught up and how bad the spell was."""
         decided = self._alarm_t.pop(seq, None)
         if decided is None:
-            return None
+            return []
         latency = now - decided
         self.last_alarm_latency = latency
         budget = self.config.alerts.latency_budget_s
         log.info("alarm_delivered", seq=seq, latency_s=round(latency, 4))
-        return messages.latency_exceeded(seq, latency, budget) if latency > budget else None
+        out = []
+        if latency > budget:
+            if not self._late:
+                detail = messages.latency_exceeded(seq, latency, budget)
+                out.append(Finding(State.FAULT, Reason.LATENCY, detail))
+            self._late.append(latency)
+        if self._late and not self._alarm_t:
+            detail = messages.latency_caught_up(len(self._late), max(self._late), budget)
+            out.append(Finding(State.NORMAL, Reason.LATENCY, detail))
+            self._late = []
+        return out
 
     # ------------------------------------------------------------------ payloads
 
