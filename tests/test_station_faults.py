@@ -74,6 +74,12 @@ class Stream:
             t.join(timeout)
             assert not t.is_alive(), "the stream did not finish"
 
+    def running(self) -> bool:
+        return any(t.is_alive() for t in self.threads)
+
+    def all_in(self, config: StationConfig) -> bool:
+        return not self.running() and archived(config.database.url) >= len(self.devices) * self.n
+
     @property
     def expected(self) -> dict[tuple[str, str], int]:
         return {(d.site, d.device): self.n for d in self.devices}
@@ -132,12 +138,21 @@ def test_a_station_sigkilled_10_times_during_a_two_site_stream_loses_nothing(
     urls = [station.wait_ready()]
     operator = Operator(urls)
     stream = Stream(broker.port, 2500, pause_s=0.01)
+    mid_stream = 0
     for kill in range(1, 11):
         before = archived(config.database.url)
-        until(lambda b=before: archived(config.database.url) > b + 20, timeout=30, what="more")
+        # 20 more archived since the last start; on a slow machine the stream may be over
+        # (and all of it in) before the tenth kill: then a kill is an idle one.
+        until(
+            lambda b=before: archived(config.database.url) > b + 20 or stream.all_in(config),
+            timeout=60,
+            what="more",
+        )
+        mid_stream += stream.running()
         station.kill()
         station = StationProcess(file, tmp_path / f"run-{kill}.log")
         urls[:] = [station.wait_ready()]
+    assert mid_stream >= 3, f"only {mid_stream} kills came while the stream ran"
     stream.join()
     until(lambda: archived(config.database.url) >= 2 * stream.n, timeout=60, what="all in")
     time.sleep(1.0)  # the last receipts
