@@ -506,4 +506,20 @@ def site_spoke(alarm: Alarm, *, at: str, state: str = HEARD_AGAIN) -> Alarm:
 
 
 def site_silent_again(alarm: Alarm, *, at: str, why: str) -> Alarm:
-    return replace(alarm, active=True, last_at=at, state=why, message=why)
+    """Rule 8 with rule 6: a site silent again after it spoke is new trouble, so an ack of
+    the earlier silence covers nothing now (it was confirmed by the site's speaking). A
+    new reason for a silence still going on (overdue, then its Will) keeps the ack."""
+    if alarm.active:
+        return replace(alarm, last_at=at, state=why, message=why)
+    return replace(
+        alarm,
+        active=True,
+        last_at=at,
+        state=why,
+        message=why,
+        ack=AckState.NONE,
+        acked_by=None,
+        acked_at=None,
+        ack_refused=None,
+        pending=(),
+    )
