@@ -355,3 +355,12 @@ def test_a_new_reason_for_a_silence_still_going_on_keeps_its_ack() -> None:
     )
     again = alarms.site_silent_again(pending, at=LATER, why="lost")
     assert (again.ack, again.acked_by, again.state) == (AckState.PENDING, "Sari", "lost")
+
+
+def test_acknowledging_a_silence_the_site_already_ended_is_confirmed_at_once() -> None:
+    # probe-ops: it stayed "pending" (menunggu perangkat) for ever: nothing is sent and the
+    # site's speaking, the only word that confirms a silence, had come before the ack.
+    over = alarms.site_spoke(alarms.silent_site("lapas", "pi-a", at=AT, why="silent"), at=AT)
+    acked, send = alarms.acknowledge(over, by="Sari", at=LATER)
+    assert send == []
+    assert (acked.ack, acked.acked_by, acked.acked_at) == (AckState.CONFIRMED, "Sari", LATER)

@@ -410,6 +410,13 @@ def acknowledge(alarm: Alarm, *, by: str, at: str) -> tuple[Alarm, list[str]]:
         raise AlarmError(NO_ACK_ASKED)  # rule 10
     if alarm.ack is AckState.CONFIRMED and not alarm.waiting:
         return alarm, []
+    if alarm.silent_site and not alarm.active:
+        # rule 8: the site has spoken again already, which is the device's own word that
+        # it is back; nothing is sent and nothing else will ever confirm it.
+        done = replace(
+            alarm, ack=AckState.CONFIRMED, acked_by=by, acked_at=at, ack_refused=None, pending=()
+        )
+        return done, []
     send = list(alarm.waiting)
     pending = tuple((i, by) for i in send)
     return (
