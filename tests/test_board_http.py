@@ -164,6 +164,20 @@ def test_repeated_wrong_passwords_are_slowed_down_even_for_the_right_one(
         )
 
 
+def test_wrong_basic_passwords_are_slowed_down_like_the_form_and_share_its_count(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    # probe-ops: Basic took every guess (argon2 each) and the right password at once,
+    # so the form's throttle was one header away.
+    with running(board_config(tmp_path, broker.url)) as st:
+        client = httpx.Client(base_url=st.url or "", timeout=10)
+        for _ in range(3):
+            assert client.get("/api/alarms", auth=("sari", "salah")).status_code == 401
+        refused = client.get("/api/alarms", auth=("sari", PASSWORD))
+        assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+        assert login(httpx.Client(base_url=st.url or "", timeout=10)).status_code == 429
+
+
 def test_a_viewer_may_read_but_not_acknowledge(broker: Mosquitto, tmp_path: Path) -> None:
     with running(board_config(tmp_path, broker.url)) as st:
         client = httpx.Client(base_url=st.url or "", timeout=10)

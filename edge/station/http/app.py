@@ -19,6 +19,7 @@ from edge.station.archive import ArchiveDownError
 from edge.station.http.api import ROUTES
 from edge.station.http.auth import Forbidden, Scheme, basic
 from edge.station.http.ports import StationPorts
+from edge.station.http.throttle import LoginThrottle
 from edge.station.recorder import NotFoundError
 
 
@@ -58,4 +59,5 @@ def create_app(
     )
     app.state.ports = ports
     app.state.auth_schemes = [*schemes, basic]
+    app.state.throttle = LoginThrottle()
     return app

@@ -16,11 +16,11 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from edge.station.accounts import Account, Role
 from edge.station.http.auth import Forbidden, require
 from edge.station.http.ports import StationPorts
+from edge.station.http.throttle import LoginThrottle
 from edge.station.web import i18n
 from edge.station.web.feed import BoardFeed
 from edge.station.web.queries import BoardQueries
 from edge.station.web.sessions import Revoked, SessionAuth, SessionCodec
-from edge.station.web.throttle import LoginThrottle
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
