@@ -178,6 +178,19 @@ def test_wrong_basic_passwords_are_slowed_down_like_the_form_and_share_its_count
         assert login(httpx.Client(base_url=st.url or "", timeout=10)).status_code == 429
 
 
+@pytest.mark.parametrize(
+    "path",
+    ["/static/%00", "/alarms/%00", "/api/events?site=%00", "/history?site=a%00", "/cap/%00.xml"],
+)
+def test_a_nul_in_a_path_or_query_is_a_400_never_a_500(
+    broker: Mosquitto, tmp_path: Path, path: str
+) -> None:
+    # probe-ops: /static/%00 (the file system) and the searches on PostgreSQL answered 500
+    with running(board_config(tmp_path, broker.url)) as st:
+        answer = httpx.get(f"{st.url}{path}", auth=("sari", PASSWORD), timeout=10)
+        assert answer.status_code == 400 and "NUL" in answer.json()["error"]
+
+
 def test_a_viewer_may_read_but_not_acknowledge(broker: Mosquitto, tmp_path: Path) -> None:
     with running(board_config(tmp_path, broker.url)) as st:
         client = httpx.Client(base_url=st.url or "", timeout=10)
