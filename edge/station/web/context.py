@@ -50,6 +50,8 @@ def _environment() -> Environment:
     env.filters["secs"] = lambda v: "—" if v is None else f"{float(v):.1f}"
     env.globals["state_word"] = i18n.state_word
     env.globals["hazard_word"] = i18n.hazard_word
+    env.globals["action_word"] = i18n.action_word
+    env.globals["reason_word"] = i18n.reason_word
     env.globals["ack_text"] = i18n.ack_text
     env.globals["ack_class"] = i18n.ack_class
     return env
