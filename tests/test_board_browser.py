@@ -75,6 +75,28 @@ def test_an_ack_in_the_browser_reaches_the_device_and_its_receipt_confirms_the_r
         device.close()
 
 
+def test_an_alarm_row_shows_its_site_gone_silent_and_back_without_a_reload(
+    broker: Mosquitto, tmp_path: Path, browser: Chromium
+) -> None:
+    # probe-ops: the marker came only with the next change of the alarm itself (or a
+    # reload): the row of a site whose Will had arrived looked like any other.
+    with station(board_config(tmp_path, broker.url)) as st:
+        browser.login(st.url or "")
+        device = Device(broker.port)
+        sent = device.send(event(1))
+        browser.until(browser.rows, what="the alarm's row")
+        device.status("offline")  # an older device's Will: no reason
+        stands = "site offline — alarm stands"
+
+        def fire_row() -> str:
+            return next(r["text"] for r in browser.rows() if r["id"] == sent["id"])
+
+        browser.until(lambda: stands in fire_row(), what="the marker on the alarm's row")
+        device.status("online")
+        browser.until(lambda: stands not in fire_row(), what="the marker gone")
+        device.close()
+
+
 def test_two_browsers_see_each_others_ack_live(
     broker: Mosquitto, tmp_path: Path, browser_factory: Callable[..., Chromium]
 ) -> None:

@@ -164,6 +164,70 @@ def test_repeated_wrong_passwords_are_slowed_down_even_for_the_right_one(
         )
 
 
+def test_wrong_basic_passwords_are_slowed_down_like_the_form_and_share_its_count(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    # probe-ops: Basic took every guess (argon2 each) and the right password at once,
+    # so the form's throttle was one header away.
+    with running(board_config(tmp_path, broker.url)) as st:
+        client = httpx.Client(base_url=st.url or "", timeout=10)
+        for _ in range(3):
+            assert client.get("/api/alarms", auth=("sari", "salah")).status_code == 401
+        refused = client.get("/api/alarms", auth=("sari", PASSWORD))
+        assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+        assert login(httpx.Client(base_url=st.url or "", timeout=10)).status_code == 429
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/static/%00", "/alarms/%00", "/api/events?site=%00", "/history?site=a%00", "/cap/%00.xml"],
+)
+def test_a_nul_in_a_path_or_query_is_a_400_never_a_500(
+    broker: Mosquitto, tmp_path: Path, path: str
+) -> None:
+    # probe-ops: /static/%00 (the file system) and the searches on PostgreSQL answered 500
+    with running(board_config(tmp_path, broker.url)) as st:
+        answer = httpx.get(f"{st.url}{path}", auth=("sari", PASSWORD), timeout=10)
+        assert answer.status_code == 400 and "NUL" in answer.json()["error"]
+
+
+def test_an_indonesian_timeline_words_the_acks_closes_and_receipts_in_indonesian(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    # probe-ops: "view", "ack", "close", "receipt: recorded" and the device's "already
+    # acknowledged" stood in English on a board set to language = "id"
+    config = board_config(tmp_path, broker.url, station={"language": "id"})
+    with running(config) as st:
+        api = httpx.Client(base_url=st.url or "", auth=("sari", PASSWORD), timeout=10)
+        device = Device(broker.port, site="lapas")
+        sent = device.send(event(1))
+        until(lambda: api.get("/api/alarms").json()["alarms"], what="the alarm")
+        assert api.post(f"/api/alarms/{sent['id']}/ack", json={}).status_code == 200
+        until(lambda: api.get("/api/alarms").json()["alarms"][0]["ack"] == "confirmed")
+        device.publish(
+            f"{device.base}/acked",
+            json.dumps(
+                {
+                    "event_id": sent["id"],
+                    "by": "sari",
+                    "ts": sent["ts"],
+                    "accepted": True,
+                    "reason": "already acknowledged",
+                }
+            ).encode(),
+        )
+        api.post(f"/api/alarms/{sent['id']}/close", json={"note": "api padam"})
+        page = api.get(f"/alarms/{sent['id']}").text
+        timeline = page[page.index('id="timeline"') :]
+        until(lambda: "sudah ditanggapi" in api.get(f"/alarms/{sent['id']}").text)
+        for english in ("receipt:", ">ack<", ">close<"):
+            assert english not in timeline
+        assert "tanda terima: tercatat" in timeline and ">ditutup<" in timeline
+        handover = api.get("/handover").text
+        assert ">ditutup <a" in handover
+        device.close()
+
+
 def test_a_viewer_may_read_but_not_acknowledge(broker: Mosquitto, tmp_path: Path) -> None:
     with running(board_config(tmp_path, broker.url)) as st:
         client = httpx.Client(base_url=st.url or "", timeout=10)

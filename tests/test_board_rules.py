@@ -14,9 +14,10 @@ from edge.detect.types import Reason, State
 from edge.messages import describe, place_words, zone_message
 from edge.station import alarms
 from edge.station.alarms import Alarm
+from edge.station.http import throttle
 from edge.station.messages import EventMsg, parse
 from edge.station.sites import SiteBook
-from edge.station.web import i18n, order, reports, throttle
+from edge.station.web import i18n, order, reports
 from edge.station.web.feed import Backlog
 from edge.station.web.sessions import SessionCodec
 

@@ -335,3 +335,32 @@ def test_never_confirmed_unless_the_device_took_every_ack_the_episode_needs(
             took.add(event_id)
         if alarm.ack is AckState.CONFIRMED:
             assert needing <= took
+
+
+def test_a_site_silent_again_after_its_silence_was_acknowledged_needs_a_new_ack() -> None:
+    # probe-ops: the second silence of a site whose first one an operator had handled
+    # showed "confirmed by Sari", with no tone and no count, for trouble no one had seen.
+    first, _ = alarms.acknowledge(
+        alarms.silent_site("lapas", "pi-a", at=AT, why="silent"), by="Sari", at=AT
+    )
+    handled = alarms.site_spoke(first, at=LATER)
+    assert handled.ack is AckState.CONFIRMED
+    again = alarms.site_silent_again(handled, at=LATER, why="lost")
+    assert (again.active, again.ack, again.acked_by) == (True, AckState.NONE, None)
+
+
+def test_a_new_reason_for_a_silence_still_going_on_keeps_its_ack() -> None:
+    pending, _ = alarms.acknowledge(
+        alarms.silent_site("lapas", "pi-a", at=AT, why="overdue"), by="Sari", at=AT
+    )
+    again = alarms.site_silent_again(pending, at=LATER, why="lost")
+    assert (again.ack, again.acked_by, again.state) == (AckState.PENDING, "Sari", "lost")
+
+
+def test_acknowledging_a_silence_the_site_already_ended_is_confirmed_at_once() -> None:
+    # probe-ops: it stayed "pending" (menunggu perangkat) for ever: nothing is sent and the
+    # site's speaking, the only word that confirms a silence, had come before the ack.
+    over = alarms.site_spoke(alarms.silent_site("lapas", "pi-a", at=AT, why="silent"), at=AT)
+    acked, send = alarms.acknowledge(over, by="Sari", at=LATER)
+    assert send == []
+    assert (acked.ack, acked.acked_by, acked.acked_at) == (AckState.CONFIRMED, "Sari", LATER)

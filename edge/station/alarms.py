@@ -410,6 +410,13 @@ def acknowledge(alarm: Alarm, *, by: str, at: str) -> tuple[Alarm, list[str]]:
         raise AlarmError(NO_ACK_ASKED)  # rule 10
     if alarm.ack is AckState.CONFIRMED and not alarm.waiting:
         return alarm, []
+    if alarm.silent_site and not alarm.active:
+        # rule 8: the site has spoken again already, which is the device's own word that
+        # it is back; nothing is sent and nothing else will ever confirm it.
+        done = replace(
+            alarm, ack=AckState.CONFIRMED, acked_by=by, acked_at=at, ack_refused=None, pending=()
+        )
+        return done, []
     send = list(alarm.waiting)
     pending = tuple((i, by) for i in send)
     return (
@@ -506,4 +513,20 @@ def site_spoke(alarm: Alarm, *, at: str, state: str = HEARD_AGAIN) -> Alarm:
 
 
 def site_silent_again(alarm: Alarm, *, at: str, why: str) -> Alarm:
-    return replace(alarm, active=True, last_at=at, state=why, message=why)
+    """Rule 8 with rule 6: a site silent again after it spoke is new trouble, so an ack of
+    the earlier silence covers nothing now (it was confirmed by the site's speaking). A
+    new reason for a silence still going on (overdue, then its Will) keeps the ack."""
+    if alarm.active:
+        return replace(alarm, last_at=at, state=why, message=why)
+    return replace(
+        alarm,
+        active=True,
+        last_at=at,
+        state=why,
+        message=why,
+        ack=AckState.NONE,
+        acked_by=None,
+        acked_at=None,
+        ack_refused=None,
+        pending=(),
+    )

@@ -45,6 +45,8 @@ class BoardView:
         self.language = language
         self.lock = threading.RLock()
         self._alarms: dict[str, Alarm] = {}
+        self._shown: dict[tuple[str, str], str] = {}
+        """The site status each device's open alarms were last shown with (their marker)."""
 
     # ------------------------------------------------------------------ state
 
@@ -108,6 +110,26 @@ class BoardView:
             marker = MARK.get(self.language, MARK["en"])[status]
         view["marker"] = marker
         return view
+
+    def restated(
+        self, devices: Iterable[tuple[str, str]], now: float, *, skip: Iterable[str] = ()
+    ) -> list[dict[str, Any]]:
+        """The views of the open alarms of those ``devices`` whose site status changed
+        since they were last shown (rule 9: the marker follows it), except ``skip``."""
+        skipped = set(skip)
+        with self.lock:
+            changed = set()
+            for key in devices:
+                dev = self.sites.devices.get(key)
+                status = dev.condition(now, self.health.listening_since) if dev else "online"
+                if self._shown.get(key, "online") != status:
+                    self._shown[key] = status
+                    changed.add(key)
+            return [
+                self.alarm_view(a, now)
+                for a in self._alarms.values()
+                if (a.site, a.device) in changed and not a.closed and a.alarm_id not in skipped
+            ]
 
     def alarms(self, now: float, *, open_only: bool = False) -> list[dict[str, Any]]:
         with self.lock:

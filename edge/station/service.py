@@ -292,6 +292,8 @@ class StationService:
             self.hub.publish({"kind": "alarm", "alarm": self.board.alarm_view(alarm, now)})
         if changes.devices:
             self._sites_dirty = True
+            for view in self.board.restated(changes.devices, now, skip=changes.alarms):
+                self.hub.publish({"kind": "alarm", "alarm": view})
         self.cap.issued(changes.cap)
 
     def _remote(self, notes: list[dict[str, Any]]) -> None:

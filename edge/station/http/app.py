@@ -10,15 +10,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from edge.station.alarms import AlarmError
 from edge.station.archive import ArchiveDownError
 from edge.station.http.api import ROUTES
 from edge.station.http.auth import Forbidden, Scheme, basic
 from edge.station.http.ports import StationPorts
+from edge.station.http.throttle import LoginThrottle
 from edge.station.recorder import NotFoundError
 
 
@@ -39,6 +42,23 @@ async def _down(_r: Request, exc: Exception) -> Response:
     return JSONResponse({"error": f"the station's database is down: {exc}"}, status_code=503)
 
 
+class RefuseNul:
+    """A NUL in a path or query is never a name or a search here; PostgreSQL refuses it in
+    text and the file system in a path, which answered 500 (and logged a traceback)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b"")
+        ):
+            response = JSONResponse({"error": "a NUL character in the request"}, 400)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def create_app(
     ports: StationPorts,
     *,
@@ -49,6 +69,7 @@ def create_app(
     ``schemes`` are tried before HTTP Basic."""
     app = Starlette(
         routes=[*routes, *ROUTES],
+        middleware=[Middleware(RefuseNul)],
         exception_handlers={
             Forbidden: _forbidden,
             NotFoundError: _not_found,
@@ -58,4 +79,5 @@ def create_app(
     )
     app.state.ports = ports
     app.state.auth_schemes = [*schemes, basic]
+    app.state.throttle = LoginThrottle()
     return app

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 from collections.abc import Awaitable, Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from edge import logs
 from edge.station.accounts import Account, Role
 from edge.station.http.ports import StationPorts
+from edge.station.http.throttle import LoginThrottle
+
+log = logs.get("station.http")
 
 REALM = 'Basic realm="siaga-station", charset="UTF-8"'
 
@@ -30,8 +35,30 @@ async def basic(request: Request, ports: StationPorts) -> Account | None:
         return None
     if not sep:
         return None
+    # The board's login throttle, shared: per name and per address, or Basic would be the
+    # way around it (unthrottled guessing, and argon2 work for each guess).
+    throttle: LoginThrottle = request.app.state.throttle
+    address = request.client.host if request.client else "?"
+    keys = (f"name:{name.strip().lower()[:64]}", f"addr:{address}")
+    now = ports.now()
+    wait = throttle.wait(keys, now)
+    if wait > 0:
+        log.warning("login_throttled", name=name[:64], address=address, wait_s=round(wait, 1))
+        raise Forbidden(
+            JSONResponse(
+                {"error": f"too many wrong passwords: try again in {math.ceil(wait)} s"},
+                status_code=429,
+                headers={"Retry-After": str(math.ceil(wait))},
+            )
+        )
     # argon2 takes tens of ms: off the event loop.
-    return await run_in_threadpool(ports.accounts.verify, name, password, ports.now())
+    account = await run_in_threadpool(ports.accounts.verify, name, password, now)
+    if account is None:
+        throttle.failed(keys, now)
+        log.warning("login_refused", name=name[:64], address=address, how="basic")
+    else:
+        throttle.succeeded(keys)
+    return account
 
 
 class Forbidden(Exception):  # noqa: N818 (an HTTP status, not an error of ours)

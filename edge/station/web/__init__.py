@@ -43,6 +43,7 @@ def board_app(ports: StationPorts, secret: bytes) -> Starlette:
         auth=auth,
         feed=BoardFeed(ports.hub, presenter(ports)),
         queries=queries,
+        throttle=app.state.throttle,
     )
     return app
 

@@ -16,11 +16,11 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from edge.station.accounts import Account, Role
 from edge.station.http.auth import Forbidden, require
 from edge.station.http.ports import StationPorts
+from edge.station.http.throttle import LoginThrottle
 from edge.station.web import i18n
 from edge.station.web.feed import BoardFeed
 from edge.station.web.queries import BoardQueries
 from edge.station.web.sessions import Revoked, SessionAuth, SessionCodec
-from edge.station.web.throttle import LoginThrottle
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -50,6 +50,8 @@ def _environment() -> Environment:
     env.filters["secs"] = lambda v: "—" if v is None else f"{float(v):.1f}"
     env.globals["state_word"] = i18n.state_word
     env.globals["hazard_word"] = i18n.hazard_word
+    env.globals["action_word"] = i18n.action_word
+    env.globals["reason_word"] = i18n.reason_word
     env.globals["ack_text"] = i18n.ack_text
     env.globals["ack_class"] = i18n.ack_class
     return env

@@ -130,6 +130,16 @@ WORDS: dict[str, dict[str, str]] = {
     "view_how_ack": {"id": "saat ditanggapi", "en": "when acknowledged"},
     "view_how_close": {"id": "saat ditutup", "en": "when closed"},
     "marker": {"id": "Penanda", "en": "Marker"},
+    "action_view": {"id": "dilihat", "en": "view"},
+    "action_ack": {"id": "ditanggapi", "en": "ack"},
+    "action_close": {"id": "ditutup", "en": "close"},
+    "action_note": {"id": "catatan", "en": "note"},
+    "action_login": {"id": "masuk", "en": "login"},
+    "action_logout": {"id": "keluar", "en": "logout"},
+    "receipt_recorded": {"id": "tanda terima: tercatat", "en": "receipt: recorded"},
+    "receipt_refused": {"id": "tanda terima: ditolak", "en": "receipt: refused"},
+    "reason_already acknowledged": {"id": "sudah ditanggapi", "en": "already acknowledged"},
+    "reason_unknown event": {"id": "peristiwa tidak dikenal", "en": "unknown event"},
     "fire": {"id": "KEBAKARAN", "en": "FIRE"},
     "gas": {"id": "GAS", "en": "GAS"},
     "flood": {"id": "BANJIR", "en": "FLOOD"},
@@ -159,6 +169,16 @@ WORDS: dict[str, dict[str, str]] = {
 def state_word(t: dict[str, str], state: str) -> str:
     """A sensor state in the page's language (a site alarm's reason is worded already)."""
     return t.get("state_" + state, state)
+
+
+def action_word(t: dict[str, str], action: str) -> str:
+    """An audited action (``ack``, ``close``, ``view``…) in the page's language."""
+    return t.get("action_" + action, action)
+
+
+def reason_word(t: dict[str, str], reason: str | None) -> str:
+    """A device's own reason in a receipt (its words are English) in the page's language."""
+    return t.get("reason_" + reason, reason) if reason else ""
 
 
 def hazard_word(t: dict[str, str], hazard: str) -> str:
