@@ -125,6 +125,16 @@ def test_every_event_is_archived_once_by_id(station: Station) -> None:
     assert station.archive.count_events() == 1
 
 
+def test_a_copy_of_a_known_id_on_another_sensor_changes_no_sensor_state(
+    station: Station,
+) -> None:
+    station.send(event(1, "normal", event_id="f-1", sensor="smoke-x"))
+    forged = station.send(event(3, "alarm", event_id="f-1", sensor="smoke-z"), T0 + 5)
+    assert forged.duplicates == 1
+    sensors = station.sites.device("lapas", "pi-a").sensors
+    assert (set(sensors), sensors["smoke-x"].state) == ({"smoke-x"}, "normal")
+
+
 def test_the_audit_is_append_only(station: Station) -> None:
     station.send(event(1))
     station.ack(event(1)["id"])

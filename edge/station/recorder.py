@@ -299,10 +299,10 @@ class Recorder:
         else:
             row, new = written
         skewed = row["skew"]
-        if not ev.drill and not ev.test and ev.sensor != DEVICE_SENSOR:
-            self.sites.on_sensor(ev.site, ev.device, ev.sensor, ev.state, ev.seq)
         latest = opened.latest(ev, may_open=ev.state in alarms.OPEN_STATES)
         if not new:
+            # A copy of an archived event: its state was taken with the first copy. A
+            # forged one (a known id on another sensor) must change nothing either.
             changes.duplicates += 1
             if latest is not None and not latest.closed:
                 after = alarms.repeated(latest, ev, at=at)
@@ -310,6 +310,8 @@ class Recorder:
                     self._put(tx, after, changes, opened, before=latest, at=at)
             return
         real = not ev.drill and not ev.test and ev.sensor != DEVICE_SENSOR
+        if real:
+            self.sites.on_sensor(ev.site, ev.device, ev.sensor, ev.state, ev.seq)
         epoch = dev.ledger.epoch
         changes.events.append((ev.site, ev.device, ev.seq, epoch, ev.sensor, ev.state, real))
         if skewed is not None:
