@@ -708,6 +708,14 @@ class SensorConfig(Strict):
                     "only a warning; add alarm = the peak acceleration that is an alarm "
                     "(siaga-edge calibrate suggests one)",
                 )
+            if self.alarm <= 0:
+                raise FieldProblemError(
+                    "alarm",
+                    f"alarm {self.alarm:g}{self.unit}: with sta_lta, alarm is a peak "
+                    "|acceleration|, never below 0, so every trigger (a door slammed next "
+                    "to the sensor) would be an alarm that never ends; give the peak that "
+                    "is an alarm, e.g. 0.05",
+                )
             span = self._measurable()
             if span is not None and self.alarm > span[1] - span[0]:
                 raise FieldProblemError(

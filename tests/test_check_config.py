@@ -124,6 +124,13 @@ NEVER_ALARMS: list[tuple[str, Callable[[str], str], str, str]] = [
         "not longer than one sample period (0.2 s at sample_hz 5)",
     ),
     (
+        # found commissioning: alarm = -0.05 made a door slam an alarm that never cleared
+        "an accelerometer alarm peak of 0 or below",
+        lambda t: replace(t, "alarm = 0.05 ", "alarm = -0.05 "),
+        f"{QUAKE}.alarm",
+        "alarm is a peak |acceleration|, never below 0",
+    ),
+    (
         "an analog sensor with only a warning",
         lambda t: replace(t, "alarm = 600.0\n", ""),
         f"{GAS}.alarm",
