@@ -646,8 +646,29 @@ class SensorConfig(Strict):
             raise FieldProblemError("stages", "use either stages or warning/alarm, not both")
         self._check_levels()
         self._check_stages()
+        self._check_supervision()
         self._check_reachable()
         return self
+
+    def _check_supervision(self) -> None:
+        """A supervision time no longer than one sample period faults the sensor between
+        every two readings, and a failed check restarts every delay: it never alarms."""
+        if not isinstance(self.input, Mcp3008Input | Hcsr04Input | EolInput):
+            return  # contacts and pulses report on change: no sample period to compare
+        period = 1.0 / self.sample_hz
+        for name, why in (
+            ("no_data_s", "the sensor is a no_data fault between every two readings"),
+            ("stuck_s", "the sensor is a stuck fault whenever two readings agree"),
+        ):
+            limit = getattr(self.fault, name)
+            if limit is not None and limit <= period:
+                raise FieldProblemError(
+                    f"fault.{name}",
+                    f"fault.{name} = {limit:g} s is not longer than one sample period "
+                    f"({period:g} s at sample_hz {self.sample_hz:g}): {why}, and a fault "
+                    "restarts every delay, so it never alarms (the field is in seconds, "
+                    "not samples)",
+                )
 
     def _measurable(self) -> tuple[float, float] | None:
         """The values this sensor can report, in its unit (None: not an analog input)."""
@@ -686,6 +707,14 @@ class SensorConfig(Strict):
                     "with sta_lta alone this sensor can never alarm: the STA/LTA trigger is "
                     "only a warning; add alarm = the peak acceleration that is an alarm "
                     "(siaga-edge calibrate suggests one)",
+                )
+            if self.alarm <= 0:
+                raise FieldProblemError(
+                    "alarm",
+                    f"alarm {self.alarm:g}{self.unit}: with sta_lta, alarm is a peak "
+                    "|acceleration|, never below 0, so every trigger (a door slammed next "
+                    "to the sensor) would be an alarm that never ends; give the peak that "
+                    "is an alarm, e.g. 0.05",
                 )
             span = self._measurable()
             if span is not None and self.alarm > span[1] - span[0]:

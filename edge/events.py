@@ -68,6 +68,8 @@ class EventBuilder:
                 location=cfg.location,
                 state=tr.state,
                 zone=self.zones[str(tr.zone)].name or str(tr.zone),
+                drill=drill,
+                test=test,
             )
         elif tr.reason is Reason.MANUAL and tr.state is State.ALARM:
             message = call_point_message(

@@ -541,13 +541,25 @@ STATE_WORD = {
 
 
 def member_vote(
-    *, language: str, hazard: str, name: str, location: str, state: State, zone: str
+    *,
+    language: str,
+    hazard: str,
+    name: str,
+    location: str,
+    state: State,
+    zone: str,
+    drill: bool = False,
+    test: bool = False,
 ) -> str:
     """A member's own trigger in a zone that confirms (coincidence, two detectors): the
-    zone decides whether it is an emergency, so the member's event names none."""
+    zone decides whether it is an emergency, so the member's event names none. A drill's
+    or a walk test's vote says so first, as every other drill or test sentence does."""
     lang = language if language in HAZARD else "id"
     place = ", ".join(p for p in (name, location) if p) or "?"
     word = STATE_WORD[lang].get(state, state.value)
-    return MEMBER_VOTE[lang].format(
+    sentence = MEMBER_VOTE[lang].format(
         hazard=HAZARD[lang].get(hazard, hazard), place=place, state=word, zone=zone
     )
+    if test:
+        sentence = TEST_PREFIX[lang] + sentence
+    return DRILL_PREFIX[lang] + sentence if drill else sentence

@@ -25,8 +25,9 @@ import heapq
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
-from edge.config import SiagaConfig
+from edge.config import SensorConfig, SiagaConfig
 from edge.detect.build import machine_for, zone_for
 from edge.detect.types import State, Transition
 from edge.detect.zones import ZoneSet
@@ -55,6 +56,35 @@ class Replay:
     end_t_s: float
     """The last sample's ``t_s``: the replay's horizon."""
     pending: Pending | None
+
+
+RATE_TOLERANCE = 0.1
+"""How far a trace's sample rate may stray from ``sample_hz`` before replay says so."""
+
+
+def rate_mismatch(cfg: SensorConfig, samples: Sequence[tuple[float, float]]) -> str | None:
+    """Why this trace does not replay as the sensor would see it, or None.
+
+    The high-pass filter and the STA/LTA windows count samples at the configured
+    ``sample_hz``; a trace recorded at another rate stretches or squeezes them in time
+    (a 20 Hz trace on a 100 Hz sensor: a 0.2 s short window becomes 1 s, the warm-up 10 s),
+    so the events are not what the sensor would send. Only for ``sta_lta`` sensors: every
+    other rule counts in seconds on the trace's own timestamps.
+    """
+    if cfg.sta_lta is None or len(samples) < 3:
+        return None
+    steps = sorted(b[0] - a[0] for a, b in pairwise(samples))
+    median = steps[len(steps) // 2]
+    rate = 1.0 / median
+    if abs(rate - cfg.sample_hz) <= RATE_TOLERANCE * cfg.sample_hz:
+        return None
+    factor = cfg.sample_hz / rate
+    return (
+        f"{cfg.id}: the trace is sampled at {rate:.4g} Hz but the sensor at sample_hz "
+        f"{cfg.sample_hz:g}: its high-pass and STA/LTA count samples, so sta_s, lta_s and "
+        f"the warm-up last {factor:.3g} times as long here as on the sensor; resample the "
+        f"trace to {cfg.sample_hz:g} Hz (or replay it with sample_hz = {rate:.4g})"
+    )
 
 
 def event_id(config: SiagaConfig, sensor: str, seq: int) -> str:

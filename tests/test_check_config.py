@@ -110,6 +110,27 @@ NEVER_ALARMS: list[tuple[str, Callable[[str], str], str, str]] = [
         "with sta_lta alone this sensor can never alarm",
     ),
     (
+        # found commissioning: a replayed flood to 1.5 m gave one no_data fault and
+        # nothing else, and check-config said "valid, 0 warnings"
+        "no_data_s shorter than the sample period",
+        lambda t: replace(t, "no_data_s = 10.0", "no_data_s = 0.1"),
+        f"{WATER}.fault.no_data_s",
+        "not longer than one sample period (0.5 s at sample_hz 2)",
+    ),
+    (
+        "stuck_s shorter than the sample period",
+        lambda t: replace(t, "stuck_s = 3600.0", "stuck_s = 0.2"),
+        f"{GAS}.fault.stuck_s",
+        "not longer than one sample period (0.2 s at sample_hz 5)",
+    ),
+    (
+        # found commissioning: alarm = -0.05 made a door slam an alarm that never cleared
+        "an accelerometer alarm peak of 0 or below",
+        lambda t: replace(t, "alarm = 0.05 ", "alarm = -0.05 "),
+        f"{QUAKE}.alarm",
+        "alarm is a peak |acceleration|, never below 0",
+    ),
+    (
         "an analog sensor with only a warning",
         lambda t: replace(t, "alarm = 600.0\n", ""),
         f"{GAS}.alarm",

@@ -81,6 +81,31 @@ def test_the_bundled_quake_warns_then_alarms_then_clears() -> None:
     assert states == ["starting", "normal", "warning", "alarm", "normal"]
 
 
+def test_a_trace_at_another_rate_than_the_accelerometer_is_said_not_silently_replayed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found commissioning: the bundled quake decimated to 20 Hz replayed on the 100 Hz
+    getar-fondasi gave a 10 s warm-up and no warning at all, with nothing said: the
+    STA/LTA and high-pass count samples at sample_hz, not seconds."""
+    from edge.trace import load_trace
+
+    every_fifth = load_trace(QUAKE)[::5]
+    trace = write(tmp_path, "t_s,value\n" + "".join(f"{t},{v}\n" for t, v in every_fifth))
+    assert main(["replay", "-c", str(EXAMPLE), "getar-fondasi", str(trace)]) == 0
+    err = capsys.readouterr().err
+    assert "sampled at 20 Hz but the sensor at sample_hz 100" in err
+    assert "5 times as long" in err
+    # at the sensor's own rate nothing is said
+    assert main(["replay", "-c", str(EXAMPLE), "getar-fondasi", str(QUAKE)]) == 0
+    assert "warning" not in capsys.readouterr().err
+    # a zone's member is checked as well
+    door = ROOT / "edge" / "data" / "door-slam.csv"
+    args = [f"getar-fondasi={trace}", f"getar-atap={door}"]
+    assert main(["replay", "-c", str(EXAMPLE), "gempa-blok-a", *args]) == 0
+    err = capsys.readouterr().err
+    assert err.count("sampled at") == 1 and "getar-fondasi:" in err
+
+
 def test_cli_json_prints_one_api_event_a_line_plus_t_s(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -128,6 +128,30 @@ def test_a_members_own_alarm_in_a_confirming_zone_is_a_vote_not_an_earthquake(
     assert not event.requires_ack and builder.votes(replace(tr, zone="gempa-blok-a"))
 
 
+@pytest.mark.parametrize("language", ["id", "en"])
+def test_a_members_vote_in_a_drill_or_a_walk_test_says_so_first(language: str) -> None:
+    """Found commissioning: a drilled accelerometer's warning and alarm in a coincidence
+    zone went out as "Sensor gempa di … terpicu (alarm)", with no LATIHAN, while the same
+    sensor's all-clear and every other drill event start with it (docs/tools.md, drill)."""
+    config = load_config(EXAMPLE)
+    config = config.model_copy(
+        update={"site": config.site.model_copy(update={"language": Language(language)})}
+    )
+    builder = EventBuilder(config)
+    tr = Transition(5.0, "getar-atap", State.ALARM, State.WARNING, Reason.LEVEL, value=0.08)
+    tr = replace(tr, zone="gempa-blok-a")
+    drill = builder.sensor_event(tr, seq=1, event_id="x", wall=0.0, drill=True)
+    test = builder.sensor_event(tr, seq=2, event_id="y", wall=0.0, test=True)
+    real = builder.sensor_event(tr, seq=3, event_id="z", wall=0.0)
+    words = {"id": ("LATIHAN — ", "UJI — "), "en": ("DRILL — ", "TEST — ")}
+    drill_word, test_word = words[language]
+    assert drill.message.startswith(drill_word) and drill.drill
+    assert test.message.startswith(test_word) and test.test
+    assert drill.message.removeprefix(drill_word) == real.message
+    assert test.message.removeprefix(test_word) == real.message
+    assert not real.message.startswith((drill_word, test_word))
+
+
 def test_a_call_point_in_a_confirming_zone_is_never_a_mere_vote(builder: EventBuilder) -> None:
     tr = Transition(46.0, "titik-dapur", State.ALARM, State.NORMAL, Reason.MANUAL, zone="dapur")
     event = build(builder, tr)

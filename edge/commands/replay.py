@@ -25,7 +25,7 @@ from pathlib import Path
 from edge.commands import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from edge.config import SensorConfig, SiagaConfig, ZoneConfig, load_config
 from edge.payloads import Event
-from edge.replay import Pending, Replay, ZoneReplay, replay, replay_zone
+from edge.replay import Pending, Replay, ZoneReplay, rate_mismatch, replay, replay_zone
 from edge.trace import TraceError, load_trace
 
 
@@ -94,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
     code = _plot_ready(args.plot)
     if code is not None:
         return code
+    _warn_rate(rate_mismatch(cfg, samples))
     result = replay(config, cfg.id, samples)
 
     def plot(path: Path) -> None:
@@ -102,6 +103,11 @@ def run(args: argparse.Namespace) -> int:
         plot_replay(cfg, samples, result, path)
 
     return _show(args, result.events, lambda: table(cfg, result, len(samples)), plot)
+
+
+def _warn_rate(problem: str | None) -> None:
+    if problem is not None:
+        print(f"siaga-edge replay: warning: {problem}", file=sys.stderr)
 
 
 def _show(
@@ -157,6 +163,8 @@ def run_zone(args: argparse.Namespace, config: SiagaConfig, zone: ZoneConfig) ->
     code = _plot_ready(args.plot)
     if code is not None:
         return code
+    for member, samples in traces.items():
+        _warn_rate(rate_mismatch(config.sensor(member), samples))
     result = replay_zone(config, zone.id, traces)
 
     def plot(path: Path) -> None:

@@ -61,6 +61,7 @@ def classifier_for(cfg: SensorConfig) -> Classifier:
             HighPass(s.highpass_hz, cfg.sample_hz),
             StaLtaTrigger(nsta, nlta, s.on, s.off),
             cfg.alarm,
+            hold_s=s.lta_s,
         )
     sign = 1.0 if cfg.direction is Direction.RISING else -1.0
     if cfg.stages:

@@ -8,6 +8,7 @@ never can, which lets :meth:`SensorMachine.sample_many` skip asking).
 
 from __future__ import annotations
 
+import math
 from typing import Protocol
 
 from edge.detect.eol import Loop, LoopState
@@ -144,16 +145,31 @@ class Seismic:
 
     The peak is of the high-passed signal, so gravity and tilt never count as shaking, and
     it resets when the trigger releases: each event is judged on its own peak.
+
+    An alarm outlasts the trigger while the shaking does: during long shaking the long
+    window catches up and the ratio falls below ``off`` although the ground still moves
+    at the alarm level (a quake whose shaking builds over tens of seconds). The alarm then
+    holds as long as the high-passed signal reaches ``alarm`` at least once every
+    ``hold_s`` (the long window, ``lta_s``: a couple of cycles even at the high-pass
+    corner); only then does the level fall back to normal, and ``delay_off_s`` runs.
     """
 
     timed = False
 
-    def __init__(self, highpass: HighPass, trigger: StaLtaTrigger, alarm: float | None) -> None:
+    def __init__(
+        self,
+        highpass: HighPass,
+        trigger: StaLtaTrigger,
+        alarm: float | None,
+        hold_s: float = 0.0,
+    ) -> None:
         self.highpass = highpass
         self.trigger = trigger
         self.alarm = alarm
+        self.hold_s = hold_s
         self.peak = 0.0
         self.filtered = 0.0
+        self._strong_t = -math.inf  # last time |high-passed| reached alarm in an alarm
         # The STA/LTA ratio is unitless: a warning's threshold would not be in the sensor's
         # unit like its value (the peak so far), so it reports none.
         self._warning = Level(WARNING_ORDER, State.WARNING, Reason.STA_LTA)
@@ -166,13 +182,23 @@ class Seismic:
 
     def classify(self, t: float, value: float) -> Level:
         x = self.filtered = self.highpass.step(value)
+        magnitude = -x if x < 0.0 else x
+        alarm = self.alarm
+        strong = alarm is not None and magnitude >= alarm
         if not self.trigger.step(x):
+            if self._level is self._alarm:
+                if strong:
+                    self._strong_t = t
+                if t - self._strong_t <= self.hold_s:
+                    self.peak = max(self.peak, magnitude)
+                    return self._alarm
             self.peak = 0.0
             self._level = NORMAL
             return NORMAL
-        peak = self.peak = max(self.peak, -x if x < 0.0 else x)
-        alarm = self.alarm
+        peak = self.peak = max(self.peak, magnitude)
         level = self._alarm if alarm is not None and peak >= alarm else self._warning
+        if strong:
+            self._strong_t = t
         self._level = level
         return level
 
@@ -183,8 +209,9 @@ class Seismic:
         return None
 
     def measure(self, value: float) -> float:
-        """The peak |high-passed| while triggered, else the present |high-passed|."""
-        return self.peak if self.trigger.triggered else abs(self.filtered)
+        """The peak |high-passed| while triggered or held in alarm, else the present one."""
+        held = self._level is self._alarm
+        return self.peak if self.trigger.triggered or held else abs(self.filtered)
 
 
 class PulseDensity:
