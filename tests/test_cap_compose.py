@@ -326,3 +326,22 @@ def test_an_event_cap_does_not_grade_while_the_alarm_stays_active_says_nothing()
     assert compose(life.profile, life.alarm, life.event, Moment.EVENT, life.at, life.alerts) is None
     update = life.ack()
     assert update is not None and update.parameter("phase") == "alarm"
+
+
+def test_a_silent_site_is_worded_as_a_site_not_heard_from_not_as_a_sensor_fault() -> None:
+    life = Lifecycle("device")
+    life.alarm = replace(life.alarm, sensor="_site", silent=True)
+    raised = life.event_("fault")
+    assert raised is not None
+    en, id_ = raised.info("en"), raised.info("id")
+    assert en is not None and id_ is not None
+    assert (en.headline, en.event) == ("SITE SILENT: Lapas Kelas IIA Banyuwangi", "Site silent")
+    assert id_.headline == "LOKASI SENYAP: Lapas Kelas IIA Banyuwangi"
+    text = en.description or ""
+    assert "no longer heard by the station (device says fault)" in text
+    assert "SENSOR" not in en.headline and "Sensor _site" not in text and "events" not in text
+    assert (en.instruction or "").startswith("Call the site")
+    cleared = life.event_("normal")
+    assert cleared is not None and cleared.msg_type == "Cancel"
+    heard = cleared.info("en")
+    assert heard is not None and heard.headline == "Heard again: Lapas Kelas IIA Banyuwangi"

@@ -67,6 +67,9 @@ class AlarmFacts:
     last_event_id: str = ""
     drill: bool = False
     test: bool = False
+    silent: bool = False
+    """The alarm is of the site itself gone silent (the station's ``_site`` alarm): its
+    words say so, not a sensor fault."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,11 +315,14 @@ class _Words:
         grade = m.grade(self.hazard, self.phase)
         haz = m.HAZARD_WORD[lang][self.hazard]
         fields = {"haz": haz, "HAZ": haz.upper(), "Haz": haz[:1].upper() + haz[1:]}
-        headline = m.HEADLINE[lang][self.phase].format(place=self.place, **fields)
+        heads = m.SILENT_HEADLINE if self.alarm.silent else m.HEADLINE
+        headline = heads[lang][self.phase].format(place=self.place, **fields)
         if self.event.stage and self.phase in (m.Phase.WARNING, m.Phase.ALARM):
             headline += f" — {self.event.stage}"
         headline = m.PREFIX[lang].get(self.status, "") + headline
         event_name = m.EVENT_NAME[lang].get(self.phase, "{Haz}").format(**fields)
+        if self.alarm.silent:
+            event_name = m.SILENT_EVENT_NAME[lang]
         return Info(
             language=m.LANGUAGES[lang],
             categories=(grade.category,),
@@ -342,6 +348,8 @@ class _Words:
         )
 
     def _description(self, lang: str) -> str:
+        if self.alarm.silent:
+            return self._silent_description(lang)
         d, a, e = m.DESCRIPTION[lang], self.alarm, self.event
         state = m.STATE_WORD[lang].get(e.state, e.state)
         line = d["report"].format(sensor=a.sensor, device=a.device, place=self.place, state=state)
@@ -370,9 +378,33 @@ class _Words:
                 lines.append(d["closed_note"].format(note=a.close_note))
         return "\n".join(lines)
 
+    def _silent_description(self, lang: str) -> str:
+        """A silent site has no sensor, value or device events: what partners need is
+        which site, why it is thought silent (its Will, or heartbeats overdue) and since
+        when, and that nothing there is watched meanwhile."""
+        d, a, e = m.SILENT_DESCRIPTION[lang], self.alarm, self.event
+        lines = [
+            d["silent"].format(device=a.device, place=self.place, why=e.message or e.reason),
+            d["since"].format(first=self._time(a.first_at), last=self._time(a.last_at)),
+        ]
+        if a.ack in ("pending", "confirmed") and a.acked_at is not None:
+            at = self._time(a.acked_at)
+            lines.append(m.DESCRIPTION[lang][f"ack_{a.ack}"].format(by=a.acked_by or "?", at=at))
+        if self.phase is m.Phase.CLEAR:
+            lines.append(d["heard"])
+        if self.phase is m.Phase.CLOSED:
+            closed_at = a.closed_at or a.last_at
+            by = a.closed_by or "?"
+            lines.append(m.DESCRIPTION[lang]["closed"].format(by=by, at=self._time(closed_at)))
+            if a.close_note:
+                lines.append(m.DESCRIPTION[lang]["closed_note"].format(note=a.close_note))
+        return "\n".join(lines)
+
     def _instruction(self, lang: str, haz: str) -> str:
         if self.phase in (m.Phase.CLEAR, m.Phase.CLOSED):
             return m.OVER_INSTRUCTION[lang]
+        if self.alarm.silent:
+            return m.SILENT_INSTRUCTION[lang]
         if self.phase is m.Phase.FAULT:
             return m.FAULT_INSTRUCTION[lang].format(haz=haz)
         steps = self.profile.procedures.get(str(self.hazard))

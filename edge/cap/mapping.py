@@ -113,6 +113,47 @@ HEADLINE = {
     },
 }
 
+SILENT_HEADLINE = {
+    "id": {
+        Phase.ALARM: "LOKASI SENYAP: {place}",
+        Phase.WARNING: "LOKASI SENYAP: {place}",
+        Phase.FAULT: "LOKASI SENYAP: {place}",
+        Phase.CLEAR: "Terdengar lagi: {place}",
+        Phase.CLOSED: "Ditutup: lokasi senyap {place}",
+    },
+    "en": {
+        Phase.ALARM: "SITE SILENT: {place}",
+        Phase.WARNING: "SITE SILENT: {place}",
+        Phase.FAULT: "SITE SILENT: {place}",
+        Phase.CLEAR: "Heard again: {place}",
+        Phase.CLOSED: "Closed: site silent at {place}",
+    },
+}
+
+SILENT_EVENT_NAME = {"id": "Lokasi senyap", "en": "Site silent"}
+
+SILENT_DESCRIPTION = {
+    "id": {
+        "silent": "Perangkat {device} di {place} tidak terdengar lagi oleh stasiun ({why}). "
+        "Tidak ada sensor di lokasi ini yang terpantau sampai perangkat terdengar lagi.",
+        "since": "Senyap sejak {first}; terakhir diperbarui {last}.",
+        "heard": "Perangkat terdengar lagi; alarm belum ditutup petugas.",
+    },
+    "en": {
+        "silent": "Device {device} at {place} is no longer heard by the station ({why}). "
+        "None of the site's sensors is watched until the device is heard again.",
+        "since": "Silent since {first}; last updated {last}.",
+        "heard": "The device is heard again; the alarm is not yet closed by an operator.",
+    },
+}
+
+SILENT_INSTRUCTION = {
+    "id": "Hubungi lokasi (telepon atau radio) dan kirim petugas untuk memeriksa; anggap "
+    "lokasi tidak terpantau: kebakaran, banjir, gempa atau penyusupan tidak akan dilaporkan.",
+    "en": "Call the site (phone or radio) and send staff to check; treat the site as "
+    "unwatched: a fire, flood, earthquake or intrusion there would not be reported.",
+}
+
 EVENT_NAME = {
     "id": {Phase.FAULT: "Gangguan sensor {haz}"},
     "en": {Phase.FAULT: "{Haz} sensor fault"},

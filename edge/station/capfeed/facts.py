@@ -54,6 +54,7 @@ def alarm_facts(alarm: Alarm) -> AlarmFacts:
         last_event_id=alarm.last_event_id or "",
         drill=alarm.drill,
         test=alarm.test,
+        silent=alarm.silent_site,
     )
 
 
