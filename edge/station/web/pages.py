@@ -3,8 +3,6 @@ shift handover, drills and their reports. Each needs a login (``page_account``).
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import datetime
 from typing import Any
@@ -19,6 +17,7 @@ from edge.station.accounts import Account, Role
 from edge.station.http.auth import require
 from edge.station.web import order, reporting
 from edge.station.web.context import board, page_account
+from edge.station.web.export import csv_chunks
 from edge.station.web.live import record_views
 from edge.station.web.present import alarm_row
 from edge.station.web.queries import Search
@@ -199,21 +198,10 @@ async def history_csv(request: Request) -> Response:
         rows = [a.view() for a in await run_in_threadpool(q.search_alarms, search)]
         columns = ALARM_COLUMNS
 
-    def body() -> Any:
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow(["" if row.get(c) is None else row.get(c) for c in columns])
-            if out.tell() > 65536:
-                yield out.getvalue()
-                out.seek(0)
-                out.truncate()
-        yield out.getvalue()
-
     name = f"siaga-{what}-{datetime.now().strftime('%Y%m%d-%H%M%S')}.csv"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
-    return StreamingResponse(body(), media_type="text/csv; charset=utf-8", headers=headers)
+    chunks = csv_chunks(columns, rows)
+    return StreamingResponse(chunks, media_type="text/csv; charset=utf-8", headers=headers)
 
 
 def _shift_window(request: Request) -> tuple[float | None, float | None]:
