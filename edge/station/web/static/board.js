@@ -83,12 +83,17 @@
       `<td class="hazard">${tag}${E(hazardWord(a))}</td>` +
       `<td class="site" title="${E(a.site)}/${E(a.device)}">${E(a.site_name)}${marker}</td>` +
       `<td class="place" title="${E(a.message)}">${E(a.sensor === "_site" ? "—" : a.place || a.sensor)}</td>` +
-      `<td class="state st-${E(a.state)}">${E(T["state_" + a.state] || a.state)}</td>` +
+      `<td class="state st-${stateClass(a.state)}">${E(T["state_" + a.state] || a.state)}</td>` +
       `<td>${E(a.stage || "—")}</td><td class="num">${E(value(a))}</td>` +
       `<td class="t">${E(Siaga.hms(a.first_at))}</td><td class="t">${E(Siaga.hms(a.last_at))}</td>` +
       `<td class="ack ack-${E(a.acked_how === "drill_end" ? "ended" : a.ack)}">${E(ackCell(a))}</td>` +
       `<td class="act">${mayAck ? `<button type="button" class="do-ack" data-id="${E(a.alarm_id)}">${E(T.acknowledge)}</button>` : ""}` +
       `<a href="/alarms/${encodeURIComponent(a.alarm_id)}">${E(T.detail)}</a></td></tr>`;
+  }
+  // A silent site's state is the reason as words: a class gets only a known state.
+  const STATES = ["starting", "normal", "warning", "alarm", "fault", "disabled"];
+  function stateClass(state) {
+    return STATES.includes(state) ? state : "other";
   }
   function siteRow(s) {
     const E = Siaga.esc;
