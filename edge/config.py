@@ -1104,10 +1104,18 @@ class SiagaConfig(BaseSettings):
         password is refused), so what is left to hide is any user-info in broker URLs.
         """
         data = self.model_dump(mode="json")
-        mqtt = data["mqtt"]
-        mqtt["url"] = _hide_userinfo(mqtt["url"])
-        mqtt["urls"] = [_hide_userinfo(u) for u in mqtt["urls"]]
+        effective_mqtt(data["mqtt"])
         return data
+
+
+def effective_mqtt(mqtt: dict[str, Any]) -> None:
+    """An ``[mqtt]`` dump as it is used, in place: user-info hidden, and ``url`` left out
+    when ``urls`` is given (it is then never used; printing it misled admins)."""
+    if mqtt["urls"]:
+        del mqtt["url"]
+    else:
+        mqtt["url"] = _hide_userinfo(mqtt["url"])
+    mqtt["urls"] = [_hide_userinfo(u) for u in mqtt["urls"]]
 
 
 class _WithoutSensorFields(PydanticBaseSettingsSource):

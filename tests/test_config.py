@@ -110,6 +110,16 @@ def test_check_config_prints_the_effective_config_and_exits_0() -> None:
     assert '"device": "pi-blok-a"' in result.stdout
 
 
+def test_the_printed_config_shows_only_the_broker_urls_in_use_without_user_info() -> None:
+    config = load_config(EXAMPLE)
+    urls = ["mqtts://edge@a.example:8883", "mqtts://b.example:8883"]
+    both = config.model_copy(update={"mqtt": config.mqtt.model_copy(update={"urls": urls})})
+    shown = both.redacted()["mqtt"]
+    assert "url" not in shown
+    assert shown["urls"] == ["mqtts://***@a.example:8883", "mqtts://b.example:8883"]
+    assert config.redacted()["mqtt"]["url"] == config.mqtt.url
+
+
 def test_the_config_option_may_also_come_before_the_command() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "edge", "-c", str(EXAMPLE), "check-config", "--quiet"],

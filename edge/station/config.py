@@ -29,6 +29,7 @@ from edge.config import (
     MqttConfig,
     Strict,
     describe_errors,
+    effective_mqtt,
     read_config_file,
 )
 from edge.payloads import Hazard
@@ -186,7 +187,9 @@ class StationConfig(BaseSettings):
 
     def redacted(self) -> dict[str, Any]:
         """Safe to print: no password is ever a value (files and ~/.pgpass hold them)."""
-        return self.model_dump(mode="json")
+        data = self.model_dump(mode="json")
+        effective_mqtt(data["mqtt"])
+        return data
 
     def site(self, site_id: str) -> SiteInfo | None:
         return next((s for s in self.sites if s.id == site_id), None)
