@@ -961,8 +961,8 @@ class SiagaConfig(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The file's contents arrive as init kwargs; the environment wins over them.
-        # SIAGA_SENSORS__<ID>__<FIELD> is applied by validate_config (apply_sensor_env):
-        # pydantic-settings would make the sensor list a table of them.
+        # SIAGA_SENSORS__<ID>__<FIELD> (and SIAGA_ZONES__…) is applied by validate_config
+        # (apply_sensor_env): pydantic-settings would make the list a table of them.
         return (_WithoutSensorFields(settings_cls, env_settings), init_settings)
 
     @model_validator(mode="after")
@@ -1119,7 +1119,8 @@ def effective_mqtt(mqtt: dict[str, Any]) -> None:
 
 
 class _WithoutSensorFields(PydanticBaseSettingsSource):
-    """The environment source, less the per-sensor variables validate_config applies."""
+    """The environment source, less the per-sensor and per-zone variables validate_config
+    applies."""
 
     def __init__(self, settings_cls: type[BaseSettings], inner: PydanticBaseSettingsSource):
         super().__init__(settings_cls)
@@ -1130,12 +1131,12 @@ class _WithoutSensorFields(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         data = self.inner()
-        if isinstance(data.get("sensors"), dict):
-            data = {k: v for k, v in data.items() if k != "sensors"}
-        return data
+        return {k: v for k, v in data.items() if not (k in ENTRY_ENV and isinstance(v, dict))}
 
 
 SENSOR_ENV = f"{ENV_PREFIX}SENSORS{ENV_NESTING}"
+ENTRY_ENV = {"sensors": SENSOR_ENV, "zones": f"{ENV_PREFIX}ZONES{ENV_NESTING}"}
+"""The lists whose entries are set by id from the environment, and their prefixes."""
 
 
 def sensor_env_key(sensor_id: str) -> str:
@@ -1148,49 +1149,61 @@ def apply_sensor_env(
 ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """The file's data with ``SIAGA_SENSORS__<ID>__<FIELD>[__<SUBFIELD>]`` applied to the
     sensor of that id (``SIAGA_SENSORS__SMOKE_DAPUR__DELAY_ON_S=5``,
-    ``SIAGA_SENSORS__AIR_SELOKAN__INPUT__MOUNT_HEIGHT_M=2.4``). A value is JSON when it
-    parses as JSON, else the text. Problems name the variable."""
-    names = sorted(k for k in environ if k.upper().startswith(SENSOR_ENV))
+    ``SIAGA_SENSORS__AIR_SELOKAN__INPUT__MOUNT_HEIGHT_M=2.4``), and ``SIAGA_ZONES__<ID>__…``
+    to the zone of that id. A value is JSON when it parses as JSON, else the text; a JSON
+    table is merged into the file's table (``…__FAULT={"min": -0.1}`` keeps ``max``).
+    Problems name the variable."""
+    problems: list[tuple[str, str]] = []
+    for section, prefix in ENTRY_ENV.items():
+        data, found = _apply_entry_env(data, environ, section, prefix)
+        problems += found
+    return data, problems
+
+
+def _apply_entry_env(
+    data: dict[str, Any], environ: Mapping[str, str], section: str, prefix: str
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    names = sorted(k for k in environ if k.upper().startswith(prefix))
+    entries = data.get(section)
+    what = section.removesuffix("s")
     if not names:
         return data, []
-    sensors = data.get("sensors")
-    if not isinstance(sensors, list):
-        return data, []
-    problems: list[tuple[str, str]] = []
-    if any(k.upper() == f"{ENV_PREFIX}SENSORS" for k in environ):
+    whole = prefix.removesuffix(ENV_NESTING)
+    example = (
+        f"{prefix}SMOKE_DAPUR__DELAY_ON_S" if section == "sensors" else f"{prefix}<ID>__MEMBERS"
+    )
+    if any(k.upper() == whole for k in environ):
         return data, [
             (
                 names[0],
-                f"set either {ENV_PREFIX}SENSORS (the whole list) or "
-                f"{SENSOR_ENV}<ID>__<FIELD> variables, not both",
+                f"set either {whole} (the whole list) or {prefix}<ID>__<FIELD> variables, not both",
             )
         ]
+    if not isinstance(entries, list):
+        return data, [(names[0], f"there is no {what} in the file to set it on ([[{section}]])")]
     by_key = {
-        sensor_env_key(str(s.get("id"))): i for i, s in enumerate(sensors) if isinstance(s, dict)
+        sensor_env_key(str(s.get("id"))): i for i, s in enumerate(entries) if isinstance(s, dict)
     }
-    out = [dict(s) if isinstance(s, dict) else s for s in sensors]
+    out = [dict(s) if isinstance(s, dict) else s for s in entries]
+    problems: list[tuple[str, str]] = []
     for name in names:
-        parts = name.upper().removeprefix(SENSOR_ENV).split(ENV_NESTING)
+        parts = name.upper().removeprefix(prefix).split(ENV_NESTING)
         if len(parts) < 2 or not all(parts):
-            problems.append(
-                (
-                    name,
-                    f"write it as {SENSOR_ENV}<ID>__<FIELD>, "
-                    f"e.g. {SENSOR_ENV}SMOKE_DAPUR__DELAY_ON_S",
-                )
-            )
+            problems.append((name, f"write it as {prefix}<ID>__<FIELD>, e.g. {example}"))
             continue
         index = by_key.get(parts[0])
         if index is None:
-            problems.append(
-                (name, f"no sensor {parts[0]} here (known: {', '.join(by_key) or 'none'})")
-            )
+            known = ", ".join(by_key) or "none"
+            problems.append((name, f"no {what} {parts[0]} here (known: {known})"))
             continue
         node = out[index] = _copy_path(out[index], [p.lower() for p in parts[1:-1]])
         for part in parts[1:-1]:
             node = node[part.lower()]
-        node[parts[-1].lower()] = _env_value(environ[name])
-    return {**data, "sensors": out}, problems
+        key, value = parts[-1].lower(), _env_value(environ[name])
+        if isinstance(value, dict) and isinstance(node.get(key), dict):
+            value = {**node[key], **value}
+        node[key] = value
+    return {**data, section: out}, problems
 
 
 def _copy_path(sensor: dict[str, Any], path: list[str]) -> dict[str, Any]:
@@ -1346,14 +1359,13 @@ def _from_env(loc: tuple[int | str, ...], data: dict[str, Any]) -> str | None:
     if not loc:
         return None
     environ = {k.upper() for k in os.environ}
-    sensors = data.get("sensors")
-    if len(loc) >= 3 and loc[0] == "sensors" and isinstance(loc[1], int):
-        i = loc[1]
-        if isinstance(sensors, list) and i < len(sensors) and isinstance(sensors[i], dict):
+    if len(loc) >= 3 and loc[0] in ENTRY_ENV and isinstance(loc[1], int):
+        i, entries = loc[1], data.get(str(loc[0]))
+        if isinstance(entries, list) and i < len(entries) and isinstance(entries[i], dict):
             fields = [str(p).upper() for p in loc[2:] if str(p) not in _INPUT_TAGS]
-            key = sensor_env_key(str(sensors[i].get("id")))
+            key = sensor_env_key(str(entries[i].get("id")))
             for depth in range(len(fields), 0, -1):
-                variable = SENSOR_ENV + ENV_NESTING.join([key, *fields[:depth]])
+                variable = ENTRY_ENV[str(loc[0])] + ENV_NESTING.join([key, *fields[:depth]])
                 if variable in environ:
                     return variable
     for depth in range(len(loc), 0, -1):

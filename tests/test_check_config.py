@@ -8,6 +8,7 @@ a file a plain editor mangled gets a sentence a non-programmer understands.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -293,6 +294,32 @@ def test_a_variable_for_a_sensor_that_does_not_exist_names_the_variable(tmp_path
     result = check(tmp_path, BASE, env={"SIAGA_SENSORS__SMOKE_X__DELAY_ON_S": "5"})
     assert result.returncode == 2
     assert "SIAGA_SENSORS__SMOKE_X__DELAY_ON_S: no sensor SMOKE_X here" in result.stderr
+
+
+def test_a_zone_field_can_be_set_from_the_environment(tmp_path: Path) -> None:
+    result = check(tmp_path, BASE, env={"SIAGA_ZONES__DAPUR__CONFIRM_S": "90"})
+    assert result.returncode == 0, result.stderr
+    assert '"confirm_s": 90.0' in result.stdout
+
+
+def test_a_bad_zone_value_from_the_environment_names_the_variable(tmp_path: Path) -> None:
+    result = check(tmp_path, BASE, env={"SIAGA_ZONES__GEMPA_BLOK_A__THRESHOLD": "many"})
+    assert result.returncode == 2
+    assert "(set by the environment variable SIAGA_ZONES__GEMPA_BLOK_A__THRESHOLD)" in (
+        result.stderr
+    )
+
+
+def test_a_table_from_the_environment_is_merged_into_the_files(tmp_path: Path) -> None:
+    env = {"SIAGA_SENSORS__AIR_SELOKAN__FAULT": '{"min": -0.2}'}
+    result = check(tmp_path, BASE, env=env)
+    assert result.returncode == 0, result.stderr
+    fault = next(
+        s
+        for s in json.loads(result.stdout.split("\n", 1)[1])["sensors"]
+        if s["id"] == "air-selokan"
+    )["fault"]
+    assert fault["min"] == -0.2 and fault["max"] is not None
 
 
 @pytest.mark.parametrize(
