@@ -22,7 +22,7 @@ from edge.daemon.inbound import Dropped, HaBirth, Ignored, parse_inbound
 from edge.daemon.recorder import STORE_RETRY_S, Recorder
 from edge.daemon.reload import plan_reload
 from edge.daemon.sensor_set import SENSOR_RETRY_S, SensorSet
-from edge.detect.types import State
+from edge.detect.types import Reason, State
 from edge.outbox import Outbox, StorageError
 from edge.payloads import Ack, Resend
 from edge.topics import Topics
@@ -273,14 +273,21 @@ def test_health_wants_a_heartbeat_each_interval_and_a_watchdog_at_half_its_inter
     assert health.watchdog_due(T0 + 10.0)
 
 
-def test_health_says_when_an_alarm_missed_its_latency_budget(tmp_path: Path) -> None:
+def test_health_says_once_when_alarms_miss_their_latency_budget_and_when_caught_up(
+    tmp_path: Path,
+) -> None:
     health = Health(cfg(tmp_path, alerts__latency_budget_s=2.0), T0, None)
     health.alarm_committed(7, T0)
-    assert health.delivered(7, T0 + 1.0) is None
+    assert health.delivered(7, T0 + 1.0) == []
     health.alarm_committed(8, T0)
-    late = health.delivered(8, T0 + 3.0)
-    assert late is not None and "seq 8" in late and health.last_alarm_latency == 3.0
-    assert health.delivered(9, T0 + 3.0) is None  # not an alarm
+    health.alarm_committed(9, T0)
+    (late,) = health.delivered(8, T0 + 3.0)
+    assert (late.state, late.reason) == (State.FAULT, Reason.LATENCY) and "seq 8" in late.detail
+    (caught_up,) = health.delivered(9, T0 + 4.0)  # late too, and the last one waiting
+    assert (caught_up.state, caught_up.reason) == (State.NORMAL, Reason.LATENCY)
+    assert "2 alarms were later than 2 s, the slowest 4.0 s" in caught_up.detail
+    assert health.delivered(10, T0 + 5.0) == []  # not an alarm
+    assert health.last_alarm_latency == 4.0
 
 
 def test_the_heartbeat_counts_what_a_full_disk_holds_as_undelivered(tmp_path: Path) -> None:
