@@ -379,6 +379,28 @@ def test_a_site_whose_store_restarted_its_numbering_is_followed(station: Station
     assert station.recorder.gaps(T0 + 5).publish == []  # nothing asked of the old numbering
 
 
+def test_a_station_restarts_over_a_device_whose_numbering_started_over_twice(
+    database_url: str,
+) -> None:
+    """Each numbering is an epoch; the newest state of a sensor is found by (epoch, seq)
+    however many there were (epoch * 2**62 + seq overflowed BIGINT from epoch 2 on, and
+    the station could not start again on PostgreSQL)."""
+    first = Station(database_url)
+    for seq in range(1, 6):
+        first.send(event(seq, "normal"))
+    for n in ("a", "b", "c"):  # the store replaced three times: epochs 1, 2, 3
+        first.send(event(1, "fault", sensor="_device", event_id=f"{n}-1", reason="storage"))
+        first.send(event(2, "normal", event_id=f"{n}-2"))
+    first.send(event(3, "alarm", event_id="c-3"))
+    assert first.sites.device("lapas", "pi-a").ledger.epoch == 3
+    first.close()
+    again = Station(database_url)  # loads the board from the archive
+    smoke = [r for r in again.archive.sensor_states() if r[2] == "smoke-1"]
+    assert smoke == [("lapas", "pi-a", "smoke-1", "alarm", 3, 3)]  # one, the newest
+    assert again.sites.device("lapas", "pi-a").sensors["smoke-1"].state == "alarm"
+    again.close()
+
+
 def test_a_receipt_confirms_after_a_restart_too(database_url: str) -> None:
     first = Station(database_url)
     first.send(event(1))
