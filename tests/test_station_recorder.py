@@ -58,6 +58,16 @@ class Station:
         self.board.apply(changes.alarms.values())
         return changes
 
+    def batch(self, *messages: tuple[str, dict[str, Any]], at: float = T0) -> Changes:
+        """Several messages in one transaction, as the ingest hands over what came at once."""
+        facts = [
+            parse(PREFIX, f"{BASE}/{suffix}", json.dumps(body).encode(), retained=False, user={})
+            for suffix, body in messages
+        ]
+        changes = self.recorder.record([Inbound(f, at, "mqtt://b") for f in facts])
+        self.board.apply(changes.alarms.values())
+        return changes
+
     def send(self, ev: dict[str, Any], at: float = T0, **kw: Any) -> Changes:
         return self.feed("events", ev, at, **kw)
 
@@ -399,6 +409,48 @@ def test_a_station_restarts_over_a_device_whose_numbering_started_over_twice(
     assert smoke == [("lapas", "pi-a", "smoke-1", "alarm", 3, 3)]  # one, the newest
     assert again.sites.device("lapas", "pi-a").sensors["smoke-1"].state == "alarm"
     again.close()
+
+
+def test_a_heartbeat_and_the_events_sent_after_it_in_one_batch_are_one_numbering(
+    station: Station,
+) -> None:
+    """In a storm a heartbeat (last_seq 5) and the events the device made right after it
+    (6, 7) reach the station in one batch. Noting the batch's seqs before its heartbeat took
+    that for a store that started over: a new epoch, in which the late seq 4 (cleared)
+    outranked the alarm of seq 5, and the board showed a fire as over."""
+    station.send(event(3, "alarm"))
+    station.send(event(5, "alarm"))  # seq 4 (the detector cleared, briefly) is late
+    station.batch(
+        ("heartbeat", heartbeat(5, smoke_1="alarm")),
+        ("events", event(6, "normal", sensor="smoke-2")),
+        ("events", event(7, "normal", sensor="smoke-2")),
+        at=T0 + 1,
+    )
+    assert station.sites.device("lapas", "pi-a").ledger.epoch == 0
+    station.send(event(4, "normal"), T0 + 2)
+    (alarm,) = station.alarms(T0 + 3)
+    assert (alarm["sensor"], alarm["active"], alarm["state"]) == ("smoke-1", True, "alarm")
+    assert {r[4] for r in station.archive.table("events")} == {0}  # every row, one epoch
+
+
+def test_a_store_that_started_over_mid_batch_keeps_each_event_in_its_own_numbering(
+    station: Station,
+) -> None:
+    """A batch that holds the old numbering's last event, the heartbeat that shows a new
+    one, and the new numbering's first event: each is ranked in the numbering it came in."""
+    for seq in range(1, 10):
+        station.send(event(seq, "normal"))
+    station.batch(
+        ("events", event(10, "alarm", event_id="old-10")),
+        ("heartbeat", heartbeat(2, smoke_1="normal")),
+        ("events", event(3, "normal", event_id="new-3")),
+        at=T0 + 1,
+    )
+    assert station.sites.device("lapas", "pi-a").ledger.epoch == 1
+    epochs = {r[0]: r[4] for r in station.archive.table("events")}
+    assert (epochs["old-10"], epochs["new-3"]) == (0, 1)
+    (alarm,) = station.alarms(T0 + 2)
+    assert (alarm["active"], alarm["state"]) == (False, "normal")  # new-3 is the newest
 
 
 def test_a_receipt_confirms_after_a_restart_too(database_url: str) -> None:
