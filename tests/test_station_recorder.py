@@ -12,7 +12,7 @@ from stationkit import PREFIX
 from stationkit import event as make_event
 
 from edge.clock import iso_ms
-from edge.station.archive import Archive
+from edge.station.archive import Archive, ArchiveDownError
 from edge.station.archive.schema import LATEST
 from edge.station.board import BoardView
 from edge.station.health import StationHealth
@@ -451,6 +451,32 @@ def test_a_store_that_started_over_mid_batch_keeps_each_event_in_its_own_numberi
     assert (epochs["old-10"], epochs["new-3"]) == (0, 1)
     (alarm,) = station.alarms(T0 + 2)
     assert (alarm["active"], alarm["state"]) == (False, "normal")  # new-3 is the newest
+
+
+def test_a_batch_written_again_after_the_database_failed_is_noted_once(
+    station: Station, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service retries a batch the database refused, and the broker delivers an
+    unacknowledged one again: noting its seqs on the failed try, then its heartbeat on the
+    next, took the device for one that numbers from a lower seq again (PostgreSQL killed
+    while alarms flowed: epochs 0, 3, 4 in one numbering)."""
+    station.send(event(1, "alarm"))
+    write = station.archive.write
+    calls = {"n": 0}
+
+    def down_once() -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ArchiveDownError("terminating connection due to unexpected postmaster exit")
+        return write()
+
+    monkeypatch.setattr(station.archive, "write", down_once)
+    batch = (("heartbeat", heartbeat(1, smoke_1="alarm")), ("events", event(2, "normal")))
+    with pytest.raises(ArchiveDownError):
+        station.batch(*batch, at=T0 + 1)
+    station.batch(*batch, at=T0 + 2)
+    assert station.sites.device("lapas", "pi-a").ledger.epoch == 0
+    assert {r[4] for r in station.archive.table("events")} == {0}
 
 
 def test_a_receipt_confirms_after_a_restart_too(database_url: str) -> None:

@@ -175,14 +175,30 @@ class Recorder:
         than the database, the batch is written again with each message in a savepoint, and
         the failing one dropped."""
         items = list(batch)
+        saved = {
+            key: self.sites.device(*key).ledger.copy()
+            for key in {
+                (item.fact.site, item.fact.device)
+                for item in items
+                if isinstance(item.fact, EventMsg | HeartbeatMsg)
+            }
+        }
         noted = self._note(items)
         try:
-            return self._record(items, noted, guarded=False)
+            try:
+                return self._record(items, noted, guarded=False)
+            except ArchiveDownError:
+                raise
+            except Exception as exc:
+                log.warning("batch_written_one_by_one", error=repr(exc))
+                return self._record(items, noted, guarded=True)
         except ArchiveDownError:
+            # Nothing was kept: the same batch comes again (the service retries it, or the
+            # broker delivers it anew), and must be noted as if for the first time. Noted
+            # twice, its heartbeat would be taken for a new numbering below its own events.
+            for key, ledger in saved.items():
+                self.sites.device(*key).ledger = ledger
             raise
-        except Exception as exc:
-            log.warning("batch_written_one_by_one", error=repr(exc))
-            return self._record(items, noted, guarded=True)
 
     def _note(self, batch: list[Inbound]) -> dict[int, dict[str, Any] | bool]:
         """The batch's seqs and heartbeat counters into each device's accounting, in
