@@ -22,7 +22,7 @@ Rules:
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from edge.payloads import MAX_RESEND_SPAN
 
@@ -73,6 +73,10 @@ class SeqLedger:
         if lo <= top:
             out.append((lo, top))
         return out
+
+    def copy(self) -> SeqLedger:
+        """A copy to go back to (a transaction that failed noted nothing)."""
+        return replace(self, received=set(self.received))
 
     def start_over(self, seq: int) -> None:
         """The device numbers from ``seq`` again: forget the old numbering's accounting."""

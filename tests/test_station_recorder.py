@@ -12,7 +12,7 @@ from stationkit import PREFIX
 from stationkit import event as make_event
 
 from edge.clock import iso_ms
-from edge.station.archive import Archive
+from edge.station.archive import Archive, ArchiveDownError
 from edge.station.archive.schema import LATEST
 from edge.station.board import BoardView
 from edge.station.health import StationHealth
@@ -55,6 +55,16 @@ class Station:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         fact = parse(PREFIX, f"{base}/{suffix}", raw, retained=retained, user=user or {})
         changes = self.recorder.record([Inbound(fact, at, "mqtt://b", retained)])
+        self.board.apply(changes.alarms.values())
+        return changes
+
+    def batch(self, *messages: tuple[str, dict[str, Any]], at: float = T0) -> Changes:
+        """Several messages in one transaction, as the ingest hands over what came at once."""
+        facts = [
+            parse(PREFIX, f"{BASE}/{suffix}", json.dumps(body).encode(), retained=False, user={})
+            for suffix, body in messages
+        ]
+        changes = self.recorder.record([Inbound(f, at, "mqtt://b") for f in facts])
         self.board.apply(changes.alarms.values())
         return changes
 
@@ -387,6 +397,96 @@ def test_a_site_whose_store_restarted_its_numbering_is_followed(station: Station
     ids = {a["alarm_id"] for a in station.alarms()}
     assert ids == {"fresh-1", "fresh-2"}
     assert station.recorder.gaps(T0 + 5).publish == []  # nothing asked of the old numbering
+
+
+def test_a_station_restarts_over_a_device_whose_numbering_started_over_twice(
+    database_url: str,
+) -> None:
+    """Each numbering is an epoch; the newest state of a sensor is found by (epoch, seq)
+    however many there were (epoch * 2**62 + seq overflowed BIGINT from epoch 2 on, and
+    the station could not start again on PostgreSQL)."""
+    first = Station(database_url)
+    for seq in range(1, 6):
+        first.send(event(seq, "normal"))
+    for n in ("a", "b", "c"):  # the store replaced three times: epochs 1, 2, 3
+        first.send(event(1, "fault", sensor="_device", event_id=f"{n}-1", reason="storage"))
+        first.send(event(2, "normal", event_id=f"{n}-2"))
+    first.send(event(3, "alarm", event_id="c-3"))
+    assert first.sites.device("lapas", "pi-a").ledger.epoch == 3
+    first.close()
+    again = Station(database_url)  # loads the board from the archive
+    smoke = [r for r in again.archive.sensor_states() if r[2] == "smoke-1"]
+    assert smoke == [("lapas", "pi-a", "smoke-1", "alarm", 3, 3)]  # one, the newest
+    assert again.sites.device("lapas", "pi-a").sensors["smoke-1"].state == "alarm"
+    again.close()
+
+
+def test_a_heartbeat_and_the_events_sent_after_it_in_one_batch_are_one_numbering(
+    station: Station,
+) -> None:
+    """In a storm a heartbeat (last_seq 5) and the events the device made right after it
+    (6, 7) reach the station in one batch. Noting the batch's seqs before its heartbeat took
+    that for a store that started over: a new epoch, in which the late seq 4 (cleared)
+    outranked the alarm of seq 5, and the board showed a fire as over."""
+    station.send(event(3, "alarm"))
+    station.send(event(5, "alarm"))  # seq 4 (the detector cleared, briefly) is late
+    station.batch(
+        ("heartbeat", heartbeat(5, smoke_1="alarm")),
+        ("events", event(6, "normal", sensor="smoke-2")),
+        ("events", event(7, "normal", sensor="smoke-2")),
+        at=T0 + 1,
+    )
+    assert station.sites.device("lapas", "pi-a").ledger.epoch == 0
+    station.send(event(4, "normal"), T0 + 2)
+    (alarm,) = station.alarms(T0 + 3)
+    assert (alarm["sensor"], alarm["active"], alarm["state"]) == ("smoke-1", True, "alarm")
+    assert {r[4] for r in station.archive.table("events")} == {0}  # every row, one epoch
+
+
+def test_a_store_that_started_over_mid_batch_keeps_each_event_in_its_own_numbering(
+    station: Station,
+) -> None:
+    """A batch that holds the old numbering's last event, the heartbeat that shows a new
+    one, and the new numbering's first event: each is ranked in the numbering it came in."""
+    for seq in range(1, 10):
+        station.send(event(seq, "normal"))
+    station.batch(
+        ("events", event(10, "alarm", event_id="old-10")),
+        ("heartbeat", heartbeat(2, smoke_1="normal")),
+        ("events", event(3, "normal", event_id="new-3")),
+        at=T0 + 1,
+    )
+    assert station.sites.device("lapas", "pi-a").ledger.epoch == 1
+    epochs = {r[0]: r[4] for r in station.archive.table("events")}
+    assert (epochs["old-10"], epochs["new-3"]) == (0, 1)
+    (alarm,) = station.alarms(T0 + 2)
+    assert (alarm["active"], alarm["state"]) == (False, "normal")  # new-3 is the newest
+
+
+def test_a_batch_written_again_after_the_database_failed_is_noted_once(
+    station: Station, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service retries a batch the database refused, and the broker delivers an
+    unacknowledged one again: noting its seqs on the failed try, then its heartbeat on the
+    next, took the device for one that numbers from a lower seq again (PostgreSQL killed
+    while alarms flowed: epochs 0, 3, 4 in one numbering)."""
+    station.send(event(1, "alarm"))
+    write = station.archive.write
+    calls = {"n": 0}
+
+    def down_once() -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ArchiveDownError("terminating connection due to unexpected postmaster exit")
+        return write()
+
+    monkeypatch.setattr(station.archive, "write", down_once)
+    batch = (("heartbeat", heartbeat(1, smoke_1="alarm")), ("events", event(2, "normal")))
+    with pytest.raises(ArchiveDownError):
+        station.batch(*batch, at=T0 + 1)
+    station.batch(*batch, at=T0 + 2)
+    assert station.sites.device("lapas", "pi-a").ledger.epoch == 0
+    assert {r[4] for r in station.archive.table("events")} == {0}
 
 
 def test_a_receipt_confirms_after_a_restart_too(database_url: str) -> None:

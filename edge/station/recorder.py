@@ -175,15 +175,53 @@ class Recorder:
         than the database, the batch is written again with each message in a savepoint, and
         the failing one dropped."""
         items = list(batch)
+        saved = {
+            key: self.sites.device(*key).ledger.copy()
+            for key in {
+                (item.fact.site, item.fact.device)
+                for item in items
+                if isinstance(item.fact, EventMsg | HeartbeatMsg)
+            }
+        }
+        noted = self._note(items)
         try:
-            return self._record(items, guarded=False)
+            try:
+                return self._record(items, noted, guarded=False)
+            except ArchiveDownError:
+                raise
+            except Exception as exc:
+                log.warning("batch_written_one_by_one", error=repr(exc))
+                return self._record(items, noted, guarded=True)
         except ArchiveDownError:
+            # Nothing was kept: the same batch comes again (the service retries it, or the
+            # broker delivers it anew), and must be noted as if for the first time. Noted
+            # twice, its heartbeat would be taken for a new numbering below its own events.
+            for key, ledger in saved.items():
+                self.sites.device(*key).ledger = ledger
             raise
-        except Exception as exc:
-            log.warning("batch_written_one_by_one", error=repr(exc))
-            return self._record(items, guarded=True)
 
-    def _record(self, batch: list[Inbound], *, guarded: bool) -> Changes:
+    def _note(self, batch: list[Inbound]) -> dict[int, dict[str, Any] | bool]:
+        """The batch's seqs and heartbeat counters into each device's accounting, in
+        arrival order, once: each event's archive row (with the numbering it belongs to),
+        and for each heartbeat whether it showed the numbering started over. Noting every
+        event of the batch before its heartbeats would take a heartbeat sent before the
+        events behind it for a device that numbers from a lower seq again."""
+        noted: dict[int, dict[str, Any] | bool] = {}
+        for n, item in enumerate(batch):
+            fact = item.fact
+            if isinstance(fact, EventMsg):
+                noted[n] = self._row(fact, item)
+            elif isinstance(fact, HeartbeatMsg):
+                noted[n] = self.sites.on_heartbeat(fact.site, fact.device, fact.payload, item.at)
+        return noted
+
+    def _record(
+        self,
+        batch: list[Inbound],
+        noted: dict[int, dict[str, Any] | bool],
+        *,
+        guarded: bool,
+    ) -> Changes:
         changes = Changes()
         with self.archive.write() as tx:
             # Every device this batch touches, locked up front in one order: two stations
@@ -198,23 +236,19 @@ class Recorder:
             opened = OpenAlarms(tx)
             if not guarded:
                 # All the batch's events in one statement, then the rules in arrival order.
-                rows = {
-                    n: self._row(item.fact, item)
-                    for n, item in enumerate(batch)
-                    if isinstance(item.fact, EventMsg)
-                }
+                rows = {n: row for n, row in noted.items() if isinstance(row, dict)}
                 fresh = tx.insert_events(list(rows.values()))
                 for n, item in enumerate(batch):
                     row = rows.get(n)
                     new = row is not None and row["id"] in fresh
                     if new and row is not None:
                         fresh.discard(row["id"])  # a second copy in this batch is a duplicate
-                    self._one(tx, item, changes, opened, (row, new) if row is not None else None)
+                    self._one(tx, item, changes, opened, noted.get(n), new)
             else:
                 for n, item in enumerate(batch):
                     tx.cur.execute(f"SAVEPOINT m{n}")
                     try:
-                        self._one(tx, item, changes, opened)
+                        self._one(tx, item, changes, opened, noted.get(n), None)
                     except self.archive.dialect.down_errors:
                         raise
                     except Exception as exc:  # a message we cannot write: dropped
@@ -234,10 +268,12 @@ class Recorder:
         item: Inbound,
         changes: Changes,
         opened: OpenAlarms,
-        written: tuple[dict[str, Any], bool] | None = None,
+        noted: dict[str, Any] | bool | None,
+        new: bool | None,
     ) -> None:
-        """One message; ``written``: its event row and whether it was new, when the batch's
-        events were inserted together beforehand."""
+        """One message; ``noted``: what :meth:`_note` made of it (an event's row, whether a
+        heartbeat showed a new numbering); ``new``: whether the event's row was new, when
+        the batch's events were inserted together beforehand (None: insert it now)."""
         fact, at = item.fact, iso_ms(item.at)
         if isinstance(fact, Dropped):
             changes.dropped += 1
@@ -252,7 +288,8 @@ class Recorder:
         elif item.broker is not None:
             self.sites.device(*key).broker = self.sites.device(*key).broker or item.broker
         if isinstance(fact, EventMsg):
-            self._event(tx, fact, item, at, changes, opened, written)
+            assert isinstance(noted, dict)
+            self._event(tx, fact, at, changes, opened, noted, new)
         elif isinstance(fact, StatusMsg):
             dev = self.sites.device(*key)
             if not fact.retained or (dev.status, dev.status_reason) != (fact.state, fact.reason):
@@ -262,7 +299,7 @@ class Recorder:
             )
             changes.devices.add(key)
         elif isinstance(fact, HeartbeatMsg):
-            if self.sites.on_heartbeat(fact.site, fact.device, fact.payload, item.at):
+            if noted is True:
                 log.warning("device_numbering_started_over", site=fact.site, device=fact.device)
             changes.devices.add(key)
         elif isinstance(fact, ReceiptMsg):
@@ -285,20 +322,17 @@ class Recorder:
         self,
         tx: Tx,
         msg: EventMsg,
-        item: Inbound,
         at: str,
         changes: Changes,
         opened: OpenAlarms,
-        written: tuple[dict[str, Any], bool] | None,
+        row: dict[str, Any],
+        new: bool | None,
     ) -> None:
         ev = msg.facts
-        dev = self.sites.device(msg.site, msg.device)
-        if written is None:
-            row = self._row(msg, item)
+        if new is None:
             new = tx.insert_event(row)
-        else:
-            row, new = written
         skewed = row["skew"]
+        epoch = int(row["epoch"])  # the numbering it came in, not whatever came after it
         latest = opened.latest(ev, may_open=ev.state in alarms.OPEN_STATES)
         if not new:
             # A copy of an archived event: its state was taken with the first copy. A
@@ -311,8 +345,7 @@ class Recorder:
             return
         real = not ev.drill and not ev.test and ev.sensor != DEVICE_SENSOR
         if real:
-            self.sites.on_sensor(ev.site, ev.device, ev.sensor, ev.state, ev.seq)
-        epoch = dev.ledger.epoch
+            self.sites.on_sensor(ev.site, ev.device, ev.sensor, ev.state, ev.seq, epoch)
         changes.events.append((ev.site, ev.device, ev.seq, epoch, ev.sensor, ev.state, real))
         if skewed is not None:
             log.warning("device_clock_off", site=ev.site, device=ev.device, skew=skewed, ts=ev.ts)

@@ -185,10 +185,13 @@ class SiteBook:
                         seen.state = health["state"]
         return started_over
 
-    def on_sensor(self, site: str, device: str, sensor: str, state: str, seq: int) -> None:
-        """A real event (or retained state) of a sensor: newest by (epoch, seq) wins."""
+    def on_sensor(
+        self, site: str, device: str, sensor: str, state: str, seq: int, epoch: int | None = None
+    ) -> None:
+        """A real event (or retained state) of a sensor: newest by (epoch, seq) wins;
+        ``epoch``: the numbering it belongs to (None: the device's present one)."""
         dev = self.device(site, device)
-        epoch = dev.ledger.epoch
+        epoch = dev.ledger.epoch if epoch is None else epoch
         seen = dev.sensors.get(sensor)
         if seen is None or (epoch, seq) >= (seen.epoch, seen.seq):
             dev.sensors[sensor] = SensorSeen(state, epoch, seq)

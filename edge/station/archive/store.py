@@ -431,12 +431,12 @@ class Archive:
         return [
             (r[0], r[1], r[2], r[3], int(r[4]), int(r[5]))
             for r in self._read(
-                "SELECT e.site, e.device, e.sensor, e.state, e.epoch, e.seq FROM events e "
-                "JOIN (SELECT site, device, sensor, max(epoch * 4611686018427387904 + seq) AS k "
-                "FROM events WHERE drill = 0 AND test = 0 GROUP BY site, device, sensor) m "
-                "ON e.site = m.site AND e.device = m.device AND e.sensor = m.sensor "
-                "AND e.epoch * 4611686018427387904 + e.seq = m.k "
-                "WHERE e.drill = 0 AND e.test = 0"
+                # Ranked by (epoch, seq) as a pair: folding them into one number
+                # (epoch * 2**62 + seq) overflowed BIGINT from epoch 2 on.
+                "SELECT site, device, sensor, state, epoch, seq FROM (SELECT site, device, "
+                "sensor, state, epoch, seq, ROW_NUMBER() OVER (PARTITION BY site, device, "
+                "sensor ORDER BY epoch DESC, seq DESC) AS newest FROM events "
+                "WHERE drill = 0 AND test = 0) ranked WHERE newest = 1"
             )
         ]
 
