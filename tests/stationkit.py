@@ -124,11 +124,15 @@ class Device:
         self.client.reconnect_delay_set(0.1, 1)
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *_a: self.subscribed.set()
+        self.client.on_connect = self._on_connect
         self.client.connect("127.0.0.1", port, keepalive=5)
         self.client.loop_start()
-        opts = SubscribeOptions(qos=1, retainAsPublished=True)  # as the daemon does
-        self.client.subscribe([(f"{self.base}/ack", opts), (f"{self.base}/resend", opts)])
         until(self.subscribed.is_set, what="device subscribed")
+
+    def _on_connect(self, client: paho.Client, *_: Any) -> None:
+        """Subscribed on every connect, as the daemon does (a broker may forget us)."""
+        opts = SubscribeOptions(qos=1, retainAsPublished=True)
+        client.subscribe([(f"{self.base}/ack", opts), (f"{self.base}/resend", opts)])
 
     def publish(
         self,

@@ -72,6 +72,27 @@ def test_an_operator_ack_reaches_the_device_and_only_its_receipt_confirms_it(
         device.close()
 
 
+def test_an_ack_made_while_no_broker_is_up_goes_out_when_one_is_back(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    # probe-res: it was logged as not_published and never sent: "pending" for ever.
+    config = make_config(tmp_path, broker.url)
+    with running(config) as station:
+        api = Api(station.url or "")
+        device = Device(broker.port)
+        device.send(event(1))
+        (alarm,) = until(api.real_alarms, what="the alarm on the board")
+        broker.stop()  # a clean stop: the broker keeps the device's session on disk
+        until(lambda: api.get("/api/sites")["station"]["banner"], what="the banner")
+        response = api.post(f"/api/alarms/{alarm['alarm_id']}/ack", {})
+        assert response.status_code == 200 and response.json()["ack"] == "pending"
+        broker.start()
+        until(lambda: device.acks, timeout=20, what="the ack at the device")
+        confirmed = until(lambda: [a for a in api.real_alarms() if a["ack"] == "confirmed"])
+        assert confirmed[0]["acked_by"] == "sari"
+        device.close()
+
+
 def test_a_retained_forged_ack_on_the_broker_is_never_taken_as_an_ack(
     broker: Mosquitto, tmp_path: Path
 ) -> None:

@@ -73,8 +73,8 @@ class BoardView:
                         dev.ledger.note_seq(seq)
             for (site, device), reason in archive.status_reasons().items():
                 self.sites.device(site, device).status_reason = reason
-            for site, device, sensor, state, _epoch, seq in archive.sensor_states():
-                self.sites.on_sensor(site, device, sensor, state, seq)
+            for site, device, sensor, state, epoch, seq in archive.sensor_states():
+                self.sites.on_sensor(site, device, sensor, state, seq, epoch)
             for alarm in self._alarms.values():
                 if alarm.sensor == SITE_SENSOR and alarm.active and not alarm.closed:
                     dev = self.sites.device(alarm.site, alarm.device)
@@ -95,6 +95,11 @@ class BoardView:
     def get(self, alarm_id: str) -> Alarm | None:
         with self.lock:
             return self._alarms.get(alarm_id)
+
+    def awaiting_device(self) -> list[Alarm]:
+        """Open alarms with acks the device has not answered yet."""
+        with self.lock:
+            return [a for a in self._alarms.values() if a.pending and not a.closed]
 
     # ------------------------------------------------------------------ views
 

@@ -445,6 +445,21 @@ class Recorder:
             self._announce(tx, changes)
         return changes
 
+    def acks_again(self, alarms: Iterable[Alarm]) -> list[Publish]:
+        """The acks of ``alarms`` still waiting for the device's word, to publish again: one
+        made while no broker was connected was never sent (and one sent may be lost with a
+        broker's memory). The device answers a repeat like the first ("already
+        acknowledged" at worst), so sending again never does harm."""
+        out = []
+        for alarm in alarms:
+            topic = Topics(self.prefix, alarm.site, alarm.device).ack
+            broker = self.sites.device(alarm.site, alarm.device).broker
+            for event_id, by in alarm.pending:
+                at = alarm.acked_at or alarm.last_at
+                payload = json.dumps({"event_id": event_id, "by": by, "ts": at}).encode()
+                out.append(Publish(topic, payload, broker))
+        return out
+
     def close(self, alarm_id: str, *, by: str, note: str, now: float) -> Changes:
         at = iso_ms(now)
         changes = Changes()

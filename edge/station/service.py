@@ -227,6 +227,8 @@ class StationService:
                 elif isinstance(item, _LinkState):
                     self.health.broker(item.url, item.up, self.now())
                     self._announce_health()
+                    if item.up:
+                        self._acks_again()
                 elif isinstance(item, _Command):
                     commands.append(item)
                 elif isinstance(item, _Remote):
@@ -359,6 +361,14 @@ class StationService:
 
     def _announce_health(self) -> None:
         self.hub.publish({"kind": "health", "health": self.health.view()})
+
+    def _acks_again(self) -> None:
+        """A broker is (back) up: the acks still waiting for their device go out again."""
+        again = self.recorder.acks_again(self.board.awaiting_device())
+        if again:
+            log.info("acks_sent_again", acks=len(again))
+        for p in again:
+            self._send(p)
 
     def _send(self, p: Publish) -> None:
         link = self.links.get(p.broker) if p.broker else None
