@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from broker import Mosquitto
 from browserkit import Chromium, browsers
 from pg import Postgres
+from stationkit import StationProcess
 
 from edge import logs
 
@@ -25,6 +26,14 @@ def _logs_into_the_test_capture() -> None:
     """Each test's in-process logs go to its own captured stderr (shown when it fails),
     not to the terminal between the dots."""
     logs.configure(level="debug", fmt="console", stream=sys.stderr)
+
+
+@pytest.fixture(autouse=True)
+def _no_station_left() -> Iterator[None]:
+    """A station process a test started and did not stop (it failed halfway) is killed."""
+    yield
+    for station in list(StationProcess.running):
+        station.kill()
 
 
 @pytest.fixture

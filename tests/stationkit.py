@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import paho.mqtt.client as paho
@@ -307,7 +307,11 @@ def running(
 
 
 class StationProcess:
-    """``python -m edge station run`` as a process, JSON logs on stderr, killed by PID."""
+    """``python -m edge station run`` as a process, JSON logs on stderr, killed by PID.
+    Every one still running when its test ends, passed or failed, is killed then
+    (conftest's ``_no_station_left``): a failed kill loop once left one running for an hour."""
+
+    running: ClassVar[set[StationProcess]] = set()
 
     def __init__(self, config_file: Path, log: Path) -> None:
         self.log = log
@@ -321,6 +325,7 @@ class StationProcess:
                 cwd=REPO,
                 env=env,
             )
+        StationProcess.running.add(self)
 
     def lines(self) -> list[dict[str, Any]]:
         out = []
@@ -343,11 +348,13 @@ class StationProcess:
         return str(until(ready, timeout=timeout, what="station_ready"))
 
     def kill(self) -> None:
+        StationProcess.running.discard(self)
         if self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
 
     def terminate(self, timeout: float = 30.0) -> int:
+        StationProcess.running.discard(self)
         if self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGTERM)
         return self.proc.wait(timeout=timeout)
