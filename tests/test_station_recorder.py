@@ -12,12 +12,15 @@ from stationkit import PREFIX
 from stationkit import event as make_event
 
 from edge.clock import iso_ms
+from edge.station.alarm_writer import Changes
 from edge.station.archive import Archive, ArchiveDownError
 from edge.station.archive.schema import LATEST
 from edge.station.board import BoardView
+from edge.station.desk import Desk
 from edge.station.health import StationHealth
 from edge.station.messages import parse
-from edge.station.recorder import Changes, Inbound, Recorder
+from edge.station.recorder import Inbound, Recorder
+from edge.station.site_watch import SiteWatch
 from edge.station.sites import SiteBook
 
 T0 = 1_741_659_245.0
@@ -41,6 +44,8 @@ class Station:
         self.board = BoardView(self.sites, self.health, "en")
         self.board.load(self.archive)
         self.recorder = Recorder(self.archive, self.sites, PREFIX)
+        self.desk = Desk(self.recorder.writer, self.sites, PREFIX)
+        self.site_watch = SiteWatch(self.recorder.writer, self.sites, PREFIX)
 
     def feed(
         self,
@@ -72,7 +77,7 @@ class Station:
         return self.feed("events", ev, at, **kw)
 
     def ack(self, alarm_id: str, at: float = T0 + 10) -> Changes:
-        changes = self.recorder.acknowledge(alarm_id, by="Sari", note="", now=at)
+        changes = self.desk.acknowledge(alarm_id, by="Sari", note="", now=at)
         self.board.apply(changes.alarms.values())
         return changes
 
@@ -87,7 +92,7 @@ class Station:
         self.feed("acked", body, T0 + 11, **kw)
 
     def watch(self, now: float) -> Changes:
-        changes = self.recorder.watch(now, self.health.listening_since)
+        changes = self.site_watch.watch(now, self.health.listening_since)
         self.board.apply(changes.alarms.values())
         return changes
 
@@ -375,8 +380,8 @@ def test_a_gap_is_asked_for_on_resend_and_a_gap_never_filled_is_lost_once(
 ) -> None:
     for seq in (1, 2, 5):
         station.send(event(seq, "normal"))
-    assert station.recorder.gaps(T0).publish == []  # it may still be in flight
-    asked = station.recorder.gaps(T0 + 3).publish
+    assert station.site_watch.gaps(T0).publish == []  # it may still be in flight
+    asked = station.site_watch.gaps(T0 + 3).publish
     assert [(p.topic, json.loads(p.payload)) for p in asked] == [
         (f"{BASE}/resend", {"from_seq": 3, "to_seq": 4})
     ]
@@ -384,7 +389,7 @@ def test_a_gap_is_asked_for_on_resend_and_a_gap_never_filled_is_lost_once(
     for _ in range(6):
         t += 400
         station.feed("heartbeat", heartbeat(5), t)
-        station.recorder.gaps(t + 1)
+        station.site_watch.gaps(t + 1)
     assert [(r[3], r[4]) for r in station.archive.table("lost")] == [(3, 4)]
 
 
@@ -396,7 +401,7 @@ def test_a_site_whose_store_restarted_its_numbering_is_followed(station: Station
     station.send(event(2, "alarm", event_id="fresh-2"))
     ids = {a["alarm_id"] for a in station.alarms()}
     assert ids == {"fresh-1", "fresh-2"}
-    assert station.recorder.gaps(T0 + 5).publish == []  # nothing asked of the old numbering
+    assert station.site_watch.gaps(T0 + 5).publish == []  # nothing asked of the old numbering
 
 
 def test_a_station_restarts_over_a_device_whose_numbering_started_over_twice(
@@ -503,7 +508,7 @@ def test_a_receipt_confirms_after_a_restart_too(database_url: str) -> None:
 
 def test_closing_is_audited_with_who_and_the_note(station: Station) -> None:
     station.send(event(1))
-    changes = station.recorder.close(event(1)["id"], by="Sari", note="Damkar on site", now=T0 + 30)
+    changes = station.desk.close(event(1)["id"], by="Sari", note="Damkar on site", now=T0 + 30)
     station.board.apply(changes.alarms.values())
     assert station.alarms() == []
     (row,) = station.archive.audit_rows()

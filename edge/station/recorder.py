@@ -5,24 +5,33 @@ in one transaction (each inside its own savepoint, so one message that cannot be
 is dropped and logged, never allowed to block the rest) and returns what changed. Only
 after it returns does the ingest PUBACK the batch: at least once into the database.
 
-Operator actions (acknowledge, close) and the silence watch go through here too, so every
-alarm change is stored before anyone is shown it, and every operator action is audited in
-the same transaction.
+Operator actions (:mod:`edge.station.desk`) and the passing of time
+(:mod:`edge.station.site_watch`) change alarms through the same
+:class:`~edge.station.alarm_writer.AlarmWriter`, so every alarm change is stored before
+anyone is shown it.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 from edge import logs
 from edge.clock import iso_ms
 from edge.config import DEVICE_SENSOR
-from edge.gaps import Span
 from edge.station import alarms
-from edge.station.alarms import Alarm, AlarmError, EventFacts
+from edge.station.alarm_writer import (
+    AlarmObserver,
+    AlarmWriter,
+    Changes,
+    NotFoundError,
+    OpenAlarms,
+    Publish,
+    device_key,
+)
+from edge.station.alarms import AlarmError, EventFacts
 from edge.station.archive import Archive, ArchiveDownError, Tx
 from edge.station.messages import (
     Dropped,
@@ -35,7 +44,6 @@ from edge.station.messages import (
     reading,
 )
 from edge.station.sites import DeviceSeen, SiteBook
-from edge.topics import Topics
 
 log = logs.get("station.recorder")
 
@@ -50,87 +58,6 @@ class Inbound:
     retained: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Publish:
-    """A message for a device, on the broker it was last heard on (None: any)."""
-
-    topic: str
-    payload: bytes
-    broker: str | None
-
-
-@dataclass(slots=True)
-class Changes:
-    alarms: dict[str, Alarm] = field(default_factory=dict)
-    devices: set[tuple[str, str]] = field(default_factory=set)
-    events: list[tuple[str, str, int, int, str, str, bool]] = field(default_factory=list)
-    """(site, device, seq, epoch, sensor, state, real) of every event archived anew."""
-    publish: list[Publish] = field(default_factory=list)
-    cap: list[str] = field(default_factory=list)
-    """Identifiers of the CAP alerts this transaction issued (and queued for partners)."""
-    dropped: int = 0
-    duplicates: int = 0
-
-
-class NotFoundError(LookupError):
-    pass
-
-
-class AlarmObserver(Protocol):
-    """Told of every alarm change inside its transaction (the CAP issuer); returns the
-    identifiers of what it wrote there."""
-
-    def changed(
-        self,
-        tx: Tx,
-        before: Alarm | None,
-        after: Alarm,
-        *,
-        event: dict[str, Any] | None,
-        at: str,
-    ) -> list[str]: ...
-
-
-NOTIFY_CHUNK = 120
-"""Events per NOTIFY payload (~50 bytes each): PostgreSQL takes at most 8000 bytes."""
-
-
-class OpenAlarms:
-    """The open alarms of each device a transaction touches, read once under its lock,
-    kept current as the transaction changes them (one query per device per batch, not
-    one per event)."""
-
-    def __init__(self, tx: Tx) -> None:
-        self.tx = tx
-        self._by_device: dict[tuple[str, str], dict[tuple[str, str], Alarm]] = {}
-
-    def of(self, site: str, device: str) -> dict[tuple[str, str], Alarm]:
-        found = self._by_device.get((site, device))
-        if found is None:
-            rows = self.tx.open_alarms_of(site, device)
-            found = self._by_device[(site, device)] = {(a.sensor, a.category): a for a in rows}
-        return found
-
-    def latest(self, ev: EventFacts, *, may_open: bool) -> Alarm | None:
-        """The episode's open alarm; else, for an event that may open one, its last closed
-        one (rule 4 needs it); else None (nothing to join, nothing to open)."""
-        alarm = self.of(ev.site, ev.device).get((ev.sensor, ev.category))
-        if alarm is not None or not may_open:
-            return alarm
-        return self.tx.latest_alarm(ev.site, ev.device, ev.sensor, ev.category)
-
-    def put(self, alarm: Alarm) -> None:
-        found = self.of(alarm.site, alarm.device)
-        if alarm.closed:
-            found.pop((alarm.sensor, alarm.category), None)
-        else:
-            found[(alarm.sensor, alarm.category)] = alarm
-
-    def forget(self) -> None:
-        """A savepoint rolled back: read again what it may have changed."""
-        self._by_device.clear()
-
-
 class Recorder:
     def __init__(
         self,
@@ -141,30 +68,10 @@ class Recorder:
         observer: AlarmObserver | None = None,
     ) -> None:
         self.archive = archive
-        self.observer = observer
         self.sites = sites
         self.prefix = prefix
-        self.origin = origin
-        """This station's id in what it tells the others sharing the database."""
-
-    def _announce(self, tx: Tx, changes: Changes) -> None:
-        """Tell the other stations on this database what this transaction changed."""
-        if self.archive.backend != "postgresql":
-            return  # one station per SQLite file: nobody to tell
-        alarm_ids = list(changes.alarms)
-        devices = [list(k) for k in changes.devices]
-        events = changes.events
-        if not (alarm_ids or devices or events):
-            return
-        first = True
-        while first or events:
-            chunk, events = events[:NOTIFY_CHUNK], events[NOTIFY_CHUNK:]
-            body: dict[str, Any] = {"from": self.origin, "events": chunk}
-            if first:
-                body.update(alarms=alarm_ids[:NOTIFY_CHUNK], devices=devices[:NOTIFY_CHUNK])
-                body["resync"] = len(alarm_ids) > NOTIFY_CHUNK or len(devices) > NOTIFY_CHUNK
-            tx.notify(json.dumps(body, separators=(",", ":")))
-            first = False
+        self.writer = AlarmWriter(archive, origin, observer)
+        """The alarm changes' one way in; :class:`Desk` and :class:`SiteWatch` share it."""
 
     # ------------------------------------------------------------------ messages
 
@@ -259,7 +166,7 @@ class Recorder:
                     tx.cur.execute(f"RELEASE SAVEPOINT m{n}")
             for key in changes.devices:
                 self._put_device(tx, self.sites.device(*key))
-            self._announce(tx, changes)
+            self.writer.announce(tx, changes)
         return changes
 
     def _one(
@@ -341,7 +248,7 @@ class Recorder:
             if latest is not None and not latest.closed:
                 after = alarms.repeated(latest, ev, at=at)
                 if after != latest:
-                    self._put(tx, after, changes, opened, before=latest, at=at)
+                    self.writer.put(tx, after, changes, opened, before=latest, at=at)
             return
         real = not ev.drill and not ev.test and ev.sensor != DEVICE_SENSOR
         if real:
@@ -357,12 +264,12 @@ class Recorder:
             latest, ev, epoch=epoch, at=at, skewed=skewed, newest=newest, late=late
         )
         if result is not None and result != latest:
-            self._put(tx, result, changes, opened, before=latest, at=at, event=msg.payload)
+            self.writer.put(tx, result, changes, opened, before=latest, at=at, event=msg.payload)
         if ev.drill and ev.sensor == DEVICE_SENSOR and msg.payload.get("reason") == "drill":
             for alarm in list(opened.of(ev.site, ev.device).values()):
                 ended = alarms.drill_ended(alarm, at=at)
                 if ended != alarm:
-                    self._put(tx, ended, changes, opened, before=alarm, at=at)
+                    self.writer.put(tx, ended, changes, opened, before=alarm, at=at)
 
     def _receipt(
         self, tx: Tx, msg: ReceiptMsg, at: str, changes: Changes, opened: OpenAlarms
@@ -382,28 +289,7 @@ class Recorder:
             if r.event_id in alarm.waiting or any(p[0] == r.event_id for p in alarm.pending):
                 after = alarms.on_receipt(alarm, r, at=at)
                 if after != alarm:
-                    self._put(tx, after, changes, opened, before=alarm, at=at)
-
-    def _put(
-        self,
-        tx: Tx,
-        alarm: Alarm,
-        changes: Changes,
-        opened: OpenAlarms | None = None,
-        *,
-        before: Alarm | None,
-        at: str,
-        event: dict[str, Any] | None = None,
-    ) -> None:
-        """Store the alarm as ``before`` became (None: new); the observer hears of it in
-        this same transaction."""
-        tx.put_alarm(alarm)
-        changes.alarms[alarm.alarm_id] = alarm
-        if opened is not None:
-            opened.put(alarm)
-        if self.observer is not None:
-            same = before if before is not None and before.alarm_id == alarm.alarm_id else None
-            changes.cap += self.observer.changed(tx, same, alarm, event=event, at=at)
+                    self.writer.put(tx, after, changes, opened, before=alarm, at=at)
 
     def _put_device(self, tx: Tx, dev: DeviceSeen) -> None:
         tx.put_device(
@@ -420,124 +306,6 @@ class Recorder:
                 "epoch": dev.ledger.epoch,
             }
         )
-
-    # ------------------------------------------------------------------ operators
-
-    def acknowledge(self, alarm_id: str, *, by: str, note: str, now: float) -> Changes:
-        """Record the ack (pending, audited) and return the acks to publish to the device."""
-        at = iso_ms(now)
-        changes = Changes()
-        with self.archive.write() as tx:
-            alarm = _locked(tx, alarm_id)
-            after, send = alarms.acknowledge(alarm, by=by, at=at)
-            dev = self.sites.device(alarm.site, alarm.device)
-            topic = Topics(self.prefix, alarm.site, alarm.device).ack
-            for event_id in send:
-                payload = json.dumps({"event_id": event_id, "by": by, "ts": at}).encode()
-                tx.add_ack(alarm_id, event_id, alarm.site, alarm.device, by, at, payload.decode())
-                changes.publish.append(Publish(topic, payload, dev.broker))
-            detail = json.dumps({"note": note, "events": send}, ensure_ascii=False)
-            tx.audit(at, by, "ack", alarm_id, detail)
-            if after != alarm:
-                self._put(tx, after, changes, before=alarm, at=at)
-            else:
-                changes.alarms[alarm_id] = alarm
-            self._announce(tx, changes)
-        return changes
-
-    def acks_again(self, alarms: Iterable[Alarm]) -> list[Publish]:
-        """The acks of ``alarms`` still waiting for the device's word, to publish again: one
-        made while no broker was connected was never sent (and one sent may be lost with a
-        broker's memory). The device answers a repeat like the first ("already
-        acknowledged" at worst), so sending again never does harm."""
-        out = []
-        for alarm in alarms:
-            topic = Topics(self.prefix, alarm.site, alarm.device).ack
-            broker = self.sites.device(alarm.site, alarm.device).broker
-            for event_id, by in alarm.pending:
-                at = alarm.acked_at or alarm.last_at
-                payload = json.dumps({"event_id": event_id, "by": by, "ts": at}).encode()
-                out.append(Publish(topic, payload, broker))
-        return out
-
-    def close(self, alarm_id: str, *, by: str, note: str, now: float) -> Changes:
-        at = iso_ms(now)
-        changes = Changes()
-        with self.archive.write() as tx:
-            alarm = _locked(tx, alarm_id)
-            after = alarms.close(alarm, by=by, at=at, note=note)
-            tx.audit(at, by, "close", alarm_id, json.dumps({"note": note}, ensure_ascii=False))
-            self._put(tx, after, changes, before=alarm, at=at)
-            self._announce(tx, changes)
-        return changes
-
-    # ------------------------------------------------------------------ time
-
-    def watch(self, now: float, listening_since: float | None) -> Changes:
-        """Silent or offline sites become alarms; a site heard again clears its alarm."""
-        changes = Changes()
-        transitions = self.sites.watch(now, listening_since)
-        if not transitions:
-            return changes
-        at = iso_ms(now)
-        with self.archive.write() as tx:
-            for t in sorted(transitions, key=lambda t: (t.site, t.device)):
-                tx.lock(device_key(t.site, t.device))
-                latest = tx.latest_alarm(t.site, t.device, alarms.SITE_SENSOR, "real")
-                is_open = latest is not None and not latest.closed
-                if t.why is not None:
-                    log.warning("site_silent", site=t.site, device=t.device, why=t.why)
-                    if latest is not None and is_open:
-                        after = alarms.site_silent_again(latest, at=at, why=t.why)
-                    else:
-                        after = alarms.silent_site(t.site, t.device, at=at, why=t.why)
-                    self._put(tx, after, changes, before=latest, at=at)
-                elif latest is not None and is_open:
-                    log.info("site_heard_again", site=t.site, device=t.device)
-                    spoke = alarms.site_spoke(latest, at=at, state=self.sites.words["heard_again"])
-                    self._put(tx, spoke, changes, before=latest, at=at)
-                changes.devices.add((t.site, t.device))
-            self._announce(tx, changes)
-        return changes
-
-    def gaps(self, now: float) -> Changes:
-        """Resend requests for gaps now due, and each gap given up on recorded once."""
-        changes = Changes()
-        lost: list[tuple[DeviceSeen, list[Span]]] = []
-        for dev, verdict in self.sites.gaps(now):
-            topic = Topics(self.prefix, dev.site, dev.device).resend
-            for lo, hi in verdict.ask:
-                payload = json.dumps({"from_seq": lo, "to_seq": hi}).encode()
-                changes.publish.append(Publish(topic, payload, dev.broker))
-            if verdict.ask:
-                log.info("resend_asked", site=dev.site, device=dev.device, spans=verdict.ask[:5])
-            if verdict.lost:
-                lost.append((dev, verdict.lost))
-        if lost:
-            at = iso_ms(now)
-            with self.archive.write() as tx:
-                for dev, spans in lost:
-                    for lo, hi in spans:
-                        tx.add_lost(dev.site, dev.device, lo, hi, at)
-                    log.warning("events_lost", site=dev.site, device=dev.device, spans=spans[:5])
-                    changes.devices.add(dev.key)
-        return changes
-
-
-def device_key(site: str, device: str) -> str:
-    """The lock every change of one device's alarms is made under."""
-    return f"{site}/{device}"
-
-
-def _locked(tx: Tx, alarm_id: str) -> Alarm:
-    """The alarm, read again under its device's lock (another station may have changed it)."""
-    alarm = tx.alarm(alarm_id)
-    if alarm is None:
-        raise NotFoundError(alarm_id)
-    tx.lock(device_key(alarm.site, alarm.device))
-    again = tx.alarm(alarm_id)
-    assert again is not None
-    return again
 
 
 def _store_started_over(ev: EventFacts, payload: dict[str, Any]) -> bool:

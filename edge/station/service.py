@@ -26,18 +26,21 @@ from typing import Any
 from edge import logs
 from edge.sdnotify import Notifier
 from edge.station.accounts import Account, Accounts
+from edge.station.alarm_writer import Changes, Publish
 from edge.station.archive import Archive, ArchiveDownError
 from edge.station.archive.listen import ChangeListener
 from edge.station.board import BoardView
 from edge.station.capfeed.wire import CapWire
 from edge.station.changes import ChangeHub
 from edge.station.config import StationConfig
+from edge.station.desk import Desk
 from edge.station.health import StationHealth
 from edge.station.http import StationPorts
 from edge.station.http.server import HttpServer
 from edge.station.ingest import BrokerLink, Delivery
 from edge.station.messages import parse
-from edge.station.recorder import Changes, Inbound, Publish, Recorder
+from edge.station.recorder import Inbound, Recorder
+from edge.station.site_watch import SiteWatch
 from edge.station.sites import SiteBook
 from edge.station.web import board_app, closing, session_secret
 
@@ -93,6 +96,9 @@ class StationService:
             self.origin,
             observer=self.cap.issuer,
         )
+        prefix = config.mqtt.topic_prefix
+        self.desk = Desk(self.recorder.writer, self.sites, prefix)
+        self.site_watch = SiteWatch(self.recorder.writer, self.sites, prefix)
         self.listener = (
             ChangeListener(config.database.url, lambda d: self.inbox.put(_Remote(d)))
             if self.archive.backend == "postgresql"
@@ -332,8 +338,8 @@ class StationService:
     def _tick(self, now: float) -> None:
         if self.health.database_ok:
             try:
-                self._changed(self.recorder.watch(now, self.health.listening_since))
-                self._changed(self.recorder.gaps(now))
+                self._changed(self.site_watch.watch(now, self.health.listening_since))
+                self._changed(self.site_watch.gaps(now))
                 self.cap.tick(self.archive, now)
                 days = self.config.database.retain_days
                 if days > 0 and now - self._last_prune >= PRUNE_EVERY_S:
@@ -364,7 +370,7 @@ class StationService:
 
     def _acks_again(self) -> None:
         """A broker is (back) up: the acks still waiting for their device go out again."""
-        again = self.recorder.acks_again(self.board.awaiting_device())
+        again = self.desk.acks_again(self.board.awaiting_device())
         if again:
             log.info("acks_sent_again", acks=len(again))
         for p in again:
@@ -386,9 +392,9 @@ class StationService:
     def _operator(self, action: str, alarm_id: str, by: str, note: str) -> dict[str, Any]:
         now = self.now()
         if action == "ack":
-            changes = self.recorder.acknowledge(alarm_id, by=by, note=note, now=now)
+            changes = self.desk.acknowledge(alarm_id, by=by, note=note, now=now)
         else:
-            changes = self.recorder.close(alarm_id, by=by, note=note, now=now)
+            changes = self.desk.close(alarm_id, by=by, note=note, now=now)
         log.info(f"alarm_{action}", alarm_id=alarm_id, by=by)
         self._changed(changes)
         return self.board.alarm_view(changes.alarms[alarm_id], now)

@@ -21,11 +21,11 @@ from edge.cap.decode import from_xml
 from edge.cap.encode import to_xml
 from edge.cap.model import CapAlert, Info, parse_cap_time
 from edge.cap.rules import check_alert
+from edge.station.alarm_writer import device_key
 from edge.station.alarms import Alarm
 from edge.station.archive import Archive, Tx
 from edge.station.archive import cap as tables
 from edge.station.capfeed import facts
-from edge.station.recorder import device_key
 
 log = logs.get("station.cap")
 

@@ -16,13 +16,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from edge.station.alarm_writer import NotFoundError
 from edge.station.alarms import AlarmError
 from edge.station.archive import ArchiveDownError
 from edge.station.http.api import ROUTES
 from edge.station.http.auth import Forbidden, Scheme, basic
 from edge.station.http.ports import StationPorts
 from edge.station.http.throttle import LoginThrottle
-from edge.station.recorder import NotFoundError
 
 
 async def _forbidden(_r: Request, exc: Exception) -> Response:
