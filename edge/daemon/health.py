@@ -71,7 +71,8 @@ class Health:
         self.watchdog_at = now
         self.last_alarm_latency: float | None = None
         self._alarm_t: dict[int, float] = {}  # seq -> monotonic time the alarm was decided
-        self._late: list[float] = []  # latencies of the late alarms of this spell
+        self._late = 0  # late alarms in this spell (0: delivery is on time)
+        self._worst = 0.0  # the slowest of them
 
     # ------------------------------------------------------------------ schedule
 
@@ -130,11 +131,12 @@ class Health:
             if not self._late:
                 detail = messages.latency_exceeded(seq, latency, budget)
                 out.append(Finding(State.FAULT, Reason.LATENCY, detail))
-            self._late.append(latency)
+            self._late += 1
+            self._worst = max(self._worst, latency)
         if self._late and not self._alarm_t:
-            detail = messages.latency_caught_up(len(self._late), max(self._late), budget)
+            detail = messages.latency_caught_up(self._late, self._worst, budget)
             out.append(Finding(State.NORMAL, Reason.LATENCY, detail))
-            self._late = []
+            self._late, self._worst = 0, 0.0
         return out
 
     # ------------------------------------------------------------------ payloads
