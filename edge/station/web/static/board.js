@@ -218,6 +218,7 @@
 
   // ---------------------------------------------------------------- the stream
 
+  const ACK_RANK = { none: 0, pending: 1, confirmed: 2 };
   function apply(kind, data, id) {
     if (state.fresh) {
       document.body.dataset.resumed = kind === "snapshot" ? "snapshot" : "changes";
@@ -232,9 +233,13 @@
       if (data.closed) state.alarms.delete(data.alarm_id);
       else if (data.order) state.alarms.set(data.alarm_id, data);
       else {
-        // an operator's own action answered with the plain view: keep the row's order
+        // An operator's own action answered with the plain view: keep the row's order.
+        // The device may have confirmed before that answer came back (its receipt on the
+        // stream first): an answer never moves the ack back ("pending" over "confirmed").
         const old = state.alarms.get(data.alarm_id);
-        if (old) state.alarms.set(data.alarm_id, Object.assign({}, old, data));
+        if (old && (ACK_RANK[data.ack] ?? 0) >= (ACK_RANK[old.ack] ?? 0)) {
+          state.alarms.set(data.alarm_id, Object.assign({}, old, data));
+        }
       }
     } else if (kind === "sites") {
       state.sites = data.sites;
